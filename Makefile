@@ -2,7 +2,8 @@
 #   make deps    install the Debian packages in scripts/packages.txt
 #   make build   release build (g++) in build/release
 #   make test    unit + integration tests (g++), sanitizer unit tests (clang,
-#                ASan+UBSan), bounded fuzzing, layering check
+#                ASan+UBSan; TSan on the threaded ones), bounded fuzzing,
+#                layering check
 #   make demo    build and run the main job (l2echo over an in-process pair)
 #   make bench   micro-benchmarks side by side with reference implementations
 
@@ -16,8 +17,9 @@ FUZZ_SECONDS ?= 20
 RELEASE := build/release
 ASAN := build/asan
 FUZZ := build/fuzz
+TSAN := build/tsan
 
-.PHONY: all deps build test test-unit test-asan test-fuzz check-layers demo bench format clean
+.PHONY: all deps build test test-unit test-asan test-tsan test-fuzz check-layers demo bench format clean
 
 all: build
 
@@ -30,7 +32,11 @@ $(RELEASE)/build.ninja: CMakeLists.txt
 
 $(ASAN)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-	  -DKBNET_SANITIZE=ON -DKBNET_BENCH=OFF -DKBNET_WERROR=$(WERROR)
+	  -DKBNET_SANITIZE=address -DKBNET_BENCH=OFF -DKBNET_WERROR=$(WERROR)
+
+$(TSAN)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DKBNET_SANITIZE=thread -DKBNET_BENCH=OFF -DKBNET_WERROR=$(WERROR)
 
 $(FUZZ)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
@@ -39,7 +45,7 @@ $(FUZZ)/build.ninja: CMakeLists.txt
 build: deps $(RELEASE)/build.ninja
 	cmake --build $(RELEASE) -j $(JOBS)
 
-test: build check-layers test-unit test-asan test-fuzz
+test: build check-layers test-unit test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
 check-layers:
@@ -52,6 +58,12 @@ test-asan: deps $(ASAN)/build.ninja
 	cmake --build $(ASAN) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) -L unit
+
+# ThreadSanitizer over the tests that run several threads (rings, pair port).
+test-tsan: deps $(TSAN)/build.ninja
+	cmake --build $(TSAN) -j $(JOBS) --target core_tests port_tests
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/core_tests --gtest_filter='*thread*:*Thread*'
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/port_tests --gtest_filter='*thread*:*Thread*'
 
 test-fuzz: deps $(FUZZ)/build.ninja
 	cmake --build $(FUZZ) -j $(JOBS)
