@@ -66,7 +66,7 @@ test-tsan: deps $(TSAN)/build.ninja
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/port_tests --gtest_filter='*thread*:*Thread*'
 
 test-fuzz: deps $(FUZZ)/build.ninja
-	cmake --build $(FUZZ) -j $(JOBS)
+	cmake --build $(FUZZ) -j $(JOBS) --target fuzz_all
 	bash scripts/run_fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 
 demo: build

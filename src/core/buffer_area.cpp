@@ -46,14 +46,15 @@ BufferArea::BufferArea(const BufferAreaConfig& config) {
     void* p = MAP_FAILED;
     if (config.hugepages) {
         size_ = round_up(wanted, kHugePage);
-        p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
-                   -1, 0);
+        p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1,
+                   0);
         if (p != MAP_FAILED) {
             page_kind_ = PageKind::huge_2m;
         } else {
-            KBNET_LOG_INFO("buffer area: no free 2 MiB hugepages for {} KiB ({}); using ordinary pages "
-                           "(echo N > /proc/sys/vm/nr_hugepages to enable)",
-                           size_ >> 10, std::strerror(errno));
+            KBNET_LOG_INFO(
+                "buffer area: no free 2 MiB hugepages for {} KiB ({}); using ordinary pages "
+                "(echo N > /proc/sys/vm/nr_hugepages to enable)",
+                size_ >> 10, std::strerror(errno));
         }
     }
     if (p == MAP_FAILED) {
@@ -68,8 +69,8 @@ BufferArea::BufferArea(const BufferAreaConfig& config) {
         page_kind_ = PageKind::normal;
     }
     base_ = static_cast<std::uint8_t*>(p);
-    KBNET_LOG_INFO("buffer area: {} frames of {} bytes ({} KiB) on {} pages", frame_count_, frame_size(),
-                    size_ >> 10, page_kind_ == PageKind::huge_2m ? "2 MiB huge" : "ordinary");
+    KBNET_LOG_INFO("buffer area: {} frames of {} bytes ({} KiB) on {} pages", frame_count_, frame_size(), size_ >> 10,
+                   page_kind_ == PageKind::huge_2m ? "2 MiB huge" : "ordinary");
 }
 
 BufferArea::~BufferArea() {

@@ -13,7 +13,8 @@ namespace {
 // measure time.
 bool has_invariant_tsc() noexcept {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return false;
+    // The cast: gcc declares __get_cpuid_max unsigned, clang int.
+    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u) return false;
     __get_cpuid(0x80000007u, &eax, &ebx, &ecx, &edx);
     return (edx & (1u << 8)) != 0;
 }

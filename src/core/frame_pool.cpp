@@ -12,10 +12,9 @@ namespace {
 
 std::uint32_t checked_count(const BufferArea& area, std::uint32_t first, std::uint32_t count) {
     if (count == 0 || first > area.frame_count() || count > area.frame_count() - first) {
-        throw std::invalid_argument("frame pool: frames [" + std::to_string(first) + ", " +
-                                    std::to_string(std::uint64_t{first} + count) +
-                                    ") are not a non-empty range inside an area of " +
-                                    std::to_string(area.frame_count()) + " frames");
+        throw std::invalid_argument(
+            "frame pool: frames [" + std::to_string(first) + ", " + std::to_string(std::uint64_t{first} + count) +
+            ") are not a non-empty range inside an area of " + std::to_string(area.frame_count()) + " frames");
     }
     return count;
 }
@@ -47,7 +46,7 @@ bool FramePool::alloc_bulk(std::span<PacketHandle> out) noexcept {
 void FramePool::free(std::span<const PacketHandle> handles) noexcept {
     for (const PacketHandle& h : handles) {
         if (KBNET_UNLIKELY(!owns(h.frame) || top_ == capacity_)) {
-            assert(!"frame pool: freeing a frame it does not own, or a double free");
+            assert(false && "frame pool: freeing a frame it does not own, or a double free");
             ++bad_frees_;
             continue;
         }

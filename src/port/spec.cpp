@@ -20,7 +20,9 @@ struct KindInfo {
 // port_spec_grammar() prints it, so the two cannot drift apart.
 constexpr std::string_view kGrammar =
     "port spec grammar:\n"
-    "  afxdp:IFACE[,queues=N][,mode=auto|copy|zc][,busy_poll=US]     AF_XDP socket per queue on IFACE\n"
+    "  afxdp:IFACE[,queues=N][,queue=Q][,mode=auto|copy|zc][,busy_poll=US][,steer=filtered|all]\n"
+    "                                                                AF_XDP socket per queue on IFACE, queues\n"
+    "                                                                Q..Q+N-1; steer=all takes every frame\n"
     "  afpacket:IFACE[,queues=N][,promisc=0|1]                       AF_PACKET (TPACKET_V3) on IFACE\n"
     "  memif:SOCKET[,role=server|client][,id=N][,queues=N][,ring=LOG2][,buffer=BYTES][,secret=S]"
     "[,mode=poll|interrupt]\n"
@@ -34,7 +36,7 @@ constexpr std::string_view kGrammar =
     "  (P is a probability from 0 to 1)";
 
 const std::array<KindInfo, 7> kKinds{{
-    {"afxdp", "IFACE", {"queues", "mode", "busy_poll"}},
+    {"afxdp", "IFACE", {"queues", "queue", "mode", "busy_poll", "steer"}},
     {"afpacket", "IFACE", {"queues", "promisc"}},
     {"memif", "SOCKET", {"role", "id", "queues", "ring", "buffer", "secret", "mode"}},
     {"pcap", "IN", {"out", "format", "repeat"}},
@@ -63,7 +65,8 @@ void parse_options(std::string_view whole, const KindInfo& info, std::string_vie
         const std::string_view item = list.substr(pos, comma == std::string_view::npos ? list.npos : comma - pos);
         const std::size_t eq = item.find('=');
         if (item.empty()) fail(whole, "empty option (two commas in a row, or a trailing comma)");
-        if (eq == std::string_view::npos) fail(whole, fmt::format("option '{}' has no value (expected KEY=VALUE)", item));
+        if (eq == std::string_view::npos)
+            fail(whole, fmt::format("option '{}' has no value (expected KEY=VALUE)", item));
         const std::string_view key = item.substr(0, eq);
         const std::string_view value = item.substr(eq + 1);
         if (key.empty() || value.empty()) fail(whole, fmt::format("option '{}' needs a key and a value", item));
@@ -145,8 +148,8 @@ std::uint64_t PortSpec::uint_or(std::string_view key, std::uint64_t fallback, st
     std::uint64_t n = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (ec != std::errc{} || end != v->data() + v->size() || n < min || n > max) {
-        throw PortError(fmt::format("bad port spec '{}': {}={} must be a whole number from {} to {}", text, key, *v,
-                                    min, max));
+        throw PortError(
+            fmt::format("bad port spec '{}': {}={} must be a whole number from {} to {}", text, key, *v, min, max));
     }
     return n;
 }

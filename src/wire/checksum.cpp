@@ -30,13 +30,23 @@ inline std::uint64_t add_end_around(std::uint64_t a, std::uint64_t b) noexcept {
 }
 
 // Folds 64 bits to 16 with end-around carries, never turning a non-zero
-// sum into 0x0000 (additions only, no modulo).
+// sum into 0x0000 (additions only, no modulo). The last step is the
+// rotate trick: in v + rotr(v, 16) the high half is hi + lo plus the carry
+// out of the low half's identical sum, i.e. exactly the end-around carry.
 inline std::uint16_t fold64(std::uint64_t s) noexcept {
-    s = (s & 0xffffffffu) + (s >> 32);  // <= 0x1fffffffe
-    s = (s & 0xffffffffu) + (s >> 32);  // <= 0xffffffff
-    s = (s & 0xffffu) + (s >> 16);      // <= 0x1fffe
-    s = (s & 0xffffu) + (s >> 16);      // <= 0xffff
-    return static_cast<std::uint16_t>(s);
+    auto v = static_cast<std::uint32_t>(s);
+    const auto hi = static_cast<std::uint32_t>(s >> 32);
+    v += hi;
+    v += v < hi ? 1u : 0u;
+    const std::uint32_t rotated = v >> 16 | v << 16;
+    return static_cast<std::uint16_t>((v + rotated) >> 16);
+}
+
+// A network-order sum moved into native order: each 16-bit half byte-swapped
+// (RFC 1071 §2(B) applied to `initial`), so it can start the native
+// accumulator instead of being added after the final swap.
+inline std::uint64_t to_native_order(std::uint32_t sum) noexcept {
+    return ((sum & 0x00ff00ffu) << 8) | ((sum >> 8) & 0x00ff00ffu);
 }
 
 }  // namespace
@@ -46,23 +56,26 @@ inline std::uint16_t fold64(std::uint64_t s) noexcept {
 //    little-endian, byte-swapped) 16-bit words gives the byte-swapped sum, so
 //    one swap of the folded result gives the big-endian sum;
 //  - §2(C) parallel summation: 64-bit words can be summed with end-around
-//    carry and folded at the end (§4's examples do the same with 32 bits).
+//    carry and folded at the end (§3's example takes 32 bits at a time);
+//  - §2(1) deferred carries: the carries out of the accumulators are only
+//    counted in the loop and added back once.
 // Four independent accumulators let the adds of consecutive loads issue in
-// parallel instead of waiting on one carry chain; carries out of them are
-// counted separately and added back once. Loads go through memcpy, so any
+// parallel instead of waiting on one carry chain. Loads go through memcpy, so any
 // alignment of data is fine; the tail is taken in 4-, 2- and 1-byte pieces,
 // all at even offsets from data[0] except the last odd byte, which lands in
 // the low (first in memory) half of a native word: the zero-padded high byte
 // of RFC 1071 §4.1 once swapped.
 //
-// The returned 32-bit value is the same one's-complement number as the
-// reference's (equal after sum_fold(); in particular 0 only for all-zero data
-// with initial 0), not the same bit pattern: the reference keeps the exact
-// integer total, this returns initial plus the folded 16-bit data sum.
+// The result is already folded to 16 bits. It is the same one's-complement
+// number as the reference's (equal after sum_fold(); in particular 0 only
+// for all-zero data with initial 0) but not always the same bit pattern: the
+// reference returns the exact total folded only to 32 bits (RFC 1071 §3's
+// "Sum1" 2ddf0 where this returns ddf2).
 std::uint32_t checksum_sum(std::span<const std::uint8_t> data, std::uint32_t initial) noexcept {
     const std::uint8_t* p = data.data();
     std::size_t n = data.size();
 
+    std::uint64_t s = to_native_order(initial);
     std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     std::uint64_t carries = 0;  // each one worth 1 after folding (2^64 = 1 mod 0xffff)
     while (n >= 32) {
@@ -81,7 +94,7 @@ std::uint32_t checksum_sum(std::span<const std::uint8_t> data, std::uint32_t ini
         p += 32;
         n -= 32;
     }
-    std::uint64_t s = add_end_around(add_end_around(a0, a1), add_end_around(a2, a3));
+    s = add_end_around(s, add_end_around(add_end_around(a0, a1), add_end_around(a2, a3)));
     s = add_end_around(s, carries);
     while (n >= 8) {
         s = add_end_around(s, load_native<std::uint64_t>(p));
@@ -100,9 +113,8 @@ std::uint32_t checksum_sum(std::span<const std::uint8_t> data, std::uint32_t ini
     if (n & 1) tail += *p;
     s = add_end_around(s, tail);
 
-    // Swap back to network order (RFC 1071 §2(B)), then add initial, which is
-    // already a network-order sum, with the header's end-around add.
-    return sum_add(initial, bswap16(fold64(s)));
+    // Back to network order (RFC 1071 §2(B)).
+    return bswap16(fold64(s));
 }
 
 }  // namespace kbnet::wire

@@ -41,7 +41,8 @@ EthernetHeader EthernetHeader::from_view(const EthernetView& view) noexcept {
 
 Status EthernetHeader::emit(std::span<std::uint8_t> out) const noexcept {
     if (vlan_count > kMaxVlanTags) return Error{Errc::invalid_argument, "EthernetHeader: at most two VLAN tags"};
-    if (out.size() < header_len()) return Error{Errc::invalid_argument, "EthernetHeader: buffer shorter than header_len()"};
+    if (out.size() < header_len())
+        return Error{Errc::invalid_argument, "EthernetHeader: buffer shorter than header_len()"};
     for (std::size_t i = 0; i < vlan_count; ++i) {
         if (!is_vlan_tpid(vlans[i].tpid)) {
             return Error{Errc::invalid_argument, "EthernetHeader: VLAN tpid must be 0x8100 or 0x88a8"};

@@ -35,8 +35,8 @@ ToeplitzHasher::ToeplitzHasher(std::span<const std::uint8_t> key) {
     // bytes (an IPv6 4-tuple's destination port), which no NIC does.
     if (key.size() < kMaxInput + 4) {
         throw std::invalid_argument("toeplitz: the RSS key must be at least " + std::to_string(kMaxInput + 4) +
-                                    " bytes (" + std::to_string(kMaxInput) +
-                                    "-byte IPv6 4-tuple input + 4), got " + std::to_string(key.size()));
+                                    " bytes (" + std::to_string(kMaxInput) + "-byte IPv6 4-tuple input + 4), got " +
+                                    std::to_string(key.size()));
     }
     // The hash is linear over GF(2) in the input bits: the contribution of
     // byte value b at position i is the xor of the windows of b's set bits.
@@ -83,8 +83,7 @@ std::uint32_t ToeplitzHasher::hash_ipv4_l4(std::uint32_t src, std::uint32_t dst,
 // Microsoft's ComputeHash, literally: walk the input bits from the most
 // significant bit of input[0]; for each set bit xor in the left-most 32 bits
 // of K, then shift K left by one.
-std::uint32_t toeplitz_hash_reference(std::span<const std::uint8_t> key,
-                                      std::span<const std::uint8_t> input) noexcept {
+std::uint32_t toeplitz_hash_reference(std::span<const std::uint8_t> key, std::span<const std::uint8_t> input) noexcept {
     std::uint32_t window = key_byte(key, 0) << 24 | key_byte(key, 1) << 16 | key_byte(key, 2) << 8 | key_byte(key, 3);
     std::uint32_t result = 0;
     for (std::size_t i = 0; i < input.size(); ++i) {

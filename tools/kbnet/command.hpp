@@ -14,8 +14,8 @@ inline constexpr int kExitFailure = 1;  // the job ran and failed
 inline constexpr int kExitUsage = 2;    // bad option, bad spec, missing privilege: nothing was done
 
 struct Command {
-    CLI::App* app;            // the subcommand, to know whether it was chosen
-    std::function<int()> run; // runs it; returns the exit code
+    CLI::App* app;             // the subcommand, to know whether it was chosen
+    std::function<int()> run;  // runs it; returns the exit code
 };
 
 Command add_l2echo(CLI::App& app);

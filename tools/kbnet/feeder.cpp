@@ -34,7 +34,8 @@ std::vector<std::uint8_t> make_frame(unsigned size) {
     store_be16(udp, 9);
     store_be16(udp + 2, 9);
     store_be16(udp + 4, udp_len);
-    std::uint16_t c = wire::sum_to_checksum(wire::checksum_sum({udp, udp_len}, wire::pseudo_header_sum(src, dst, 17, udp_len)));
+    std::uint16_t c =
+        wire::sum_to_checksum(wire::checksum_sum({udp, udp_len}, wire::pseudo_header_sum(src, dst, 17, udp_len)));
     store_be16(udp + 6, c == 0 ? 0xffff : c);  // RFC 768: a computed 0 is sent as all ones
     return f;
 }
@@ -66,8 +67,8 @@ void Feeder::run() {
             const std::uint16_t got = port_->rx_burst(q, pkts);
             for (std::uint16_t i = 0; i < got; ++i) {
                 const std::uint8_t* d = area.data(pkts[i]);
-                const bool swapped = pkts[i].length >= 12 && std::memcmp(d, kSrcMac, 6) == 0 &&
-                                     std::memcmp(d + 6, kDstMac, 6) == 0;
+                const bool swapped =
+                    pkts[i].length >= 12 && std::memcmp(d, kSrcMac, 6) == 0 && std::memcmp(d + 6, kDstMac, 6) == 0;
                 ++(swapped ? stats_.echoed : stats_.bad_echoes);
             }
             if (got > 0) port_->free(q, std::span<const PacketHandle>(pkts.data(), got));

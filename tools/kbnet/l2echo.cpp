@@ -78,7 +78,9 @@ std::uint16_t echo_burst(port::Port& p, std::uint16_t q, std::span<PacketHandle>
     return n;
 }
 
-double mpps(std::uint64_t packets, double seconds) { return seconds > 0 ? packets / seconds / 1e6 : 0.0; }
+double mpps(std::uint64_t packets, double seconds) {
+    return seconds > 0 ? static_cast<double>(packets) / seconds / 1e6 : 0.0;
+}
 
 int run_l2echo(const EchoOptions& o) {
     install_stop_signals();
@@ -108,8 +110,7 @@ int run_l2echo(const EchoOptions& o) {
     FILE* stats_out = o.json ? stderr : stdout;
 
     const std::uint64_t start = clock.now_ns();
-    const std::uint64_t end =
-        o.duration > 0 ? start + static_cast<std::uint64_t>(o.duration * 1e9) : ~std::uint64_t{0};
+    const std::uint64_t end = o.duration > 0 ? start + static_cast<std::uint64_t>(o.duration * 1e9) : ~std::uint64_t{0};
     const std::uint64_t interval = static_cast<std::uint64_t>(o.stats_interval * 1e9);
     std::uint64_t next_stats = interval > 0 ? start + interval : ~std::uint64_t{0};
     std::uint64_t last_stats = start;
@@ -181,9 +182,10 @@ int run_l2echo(const EchoOptions& o) {
         fmt::print("l2echo: {} packets received, {} sent back in {:.3f} s: rx {:.3f} Mpps, tx {:.3f} Mpps\n",
                    t.rx_packets, t.tx_packets, seconds, mpps(t.rx_packets, seconds), mpps(t.tx_packets, seconds));
         if (ec.runts + ec.tx_refused + t.rx_dropped + t.tx_dropped + t.rx_errors > 0) {
-            fmt::print("l2echo: dropped {} runts, {} on a full tx ring; port rx_dropped {} tx_dropped {} "
-                       "rx_errors {}\n",
-                       ec.runts, ec.tx_refused, t.rx_dropped, t.tx_dropped, t.rx_errors);
+            fmt::print(
+                "l2echo: dropped {} runts, {} on a full tx ring; port rx_dropped {} tx_dropped {} "
+                "rx_errors {}\n",
+                ec.runts, ec.tx_refused, t.rx_dropped, t.tx_dropped, t.rx_errors);
         }
         if (feeder) {
             const FeederStats f = feeder->stats();
@@ -202,8 +204,9 @@ Command add_l2echo(CLI::App& app) {
     sub->add_option("--port", opts->port, "Port spec, e.g. pcap:in.pcap,out=out.pcap or pair:demo")
         ->required()
         ->option_text("SPEC");
-    sub->add_option("--duration", opts->duration, "Stop after SEC seconds (default: until SIGINT/SIGTERM or the "
-                                                  "input ends)")
+    sub->add_option("--duration", opts->duration,
+                    "Stop after SEC seconds (default: until SIGINT/SIGTERM or the "
+                    "input ends)")
         ->check(CLI::NonNegativeNumber)
         ->option_text("SEC");
     sub->add_option("--stats-interval", opts->stats_interval, "Print rates every SEC seconds (0: only at the end)")

@@ -62,20 +62,21 @@ class BufferArea {
     }
 
     // Bytes free after the packet's end in its frame.
-    [[nodiscard]] std::uint32_t tailroom(PacketHandle h) const noexcept {
-        return frame_size() - h.offset - h.length;
-    }
+    [[nodiscard]] std::uint32_t tailroom(PacketHandle h) const noexcept { return frame_size() - h.offset - h.length; }
     // Grows the packet by n bytes at the end. False, and no change, if the
-    // frame has less than n bytes of tailroom.
+    // frame has less than n bytes of tailroom or the length would pass 65535.
     [[nodiscard]] bool append(PacketHandle& h, std::uint32_t n) const noexcept {
-        if (n > tailroom(h)) return false;
+        if (n > tailroom(h) || n > 0xffffu - h.length) return false;
         h.length = static_cast<std::uint16_t>(h.length + n);
         return true;
     }
     // True if the handle names a frame of this area and lies inside it: the
     // check to make on any handle that came from outside (a peer's ring).
     [[nodiscard]] bool contains(PacketHandle h) const noexcept {
-        return h.frame < frame_count_ && static_cast<std::uint32_t>(h.offset) + h.length <= frame_size();
+        // offset < frame_size: an empty handle just past a frame's end would
+        // alias the next frame's first byte in address().
+        return h.frame < frame_count_ && h.offset < frame_size() &&
+               static_cast<std::uint32_t>(h.offset) + h.length <= frame_size();
     }
 
   private:

@@ -28,9 +28,15 @@ inline void store_native(std::uint8_t* p, T v) noexcept {
 
 static_assert(std::endian::native == std::endian::little, "kbnet assumes a little-endian host (x86-64, arm64)");
 
-[[nodiscard]] inline std::uint16_t load_be16(const std::uint8_t* p) noexcept { return bswap16(load_native<std::uint16_t>(p)); }
-[[nodiscard]] inline std::uint32_t load_be32(const std::uint8_t* p) noexcept { return bswap32(load_native<std::uint32_t>(p)); }
-[[nodiscard]] inline std::uint64_t load_be64(const std::uint8_t* p) noexcept { return bswap64(load_native<std::uint64_t>(p)); }
+[[nodiscard]] inline std::uint16_t load_be16(const std::uint8_t* p) noexcept {
+    return bswap16(load_native<std::uint16_t>(p));
+}
+[[nodiscard]] inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
+    return bswap32(load_native<std::uint32_t>(p));
+}
+[[nodiscard]] inline std::uint64_t load_be64(const std::uint8_t* p) noexcept {
+    return bswap64(load_native<std::uint64_t>(p));
+}
 [[nodiscard]] inline std::uint16_t load_le16(const std::uint8_t* p) noexcept { return load_native<std::uint16_t>(p); }
 [[nodiscard]] inline std::uint32_t load_le32(const std::uint8_t* p) noexcept { return load_native<std::uint32_t>(p); }
 [[nodiscard]] inline std::uint64_t load_le64(const std::uint8_t* p) noexcept { return load_native<std::uint64_t>(p); }

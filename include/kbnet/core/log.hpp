@@ -57,15 +57,15 @@ void log_fmt(LogLevel level, fmt::format_string<Args...> f, Args&&... args) {
 #define KBNET_LOG_INFO(...) KBNET_LOG(::kbnet::LogLevel::info, __VA_ARGS__)
 #define KBNET_LOG_DEBUG(...) KBNET_LOG(::kbnet::LogLevel::debug, __VA_ARGS__)
 
-#define KBNET_LOG_RATELIMITED(level, interval_ns, ...)                                          \
-    do {                                                                                        \
-        if ((level) <= ::kbnet::log_level()) {                                                  \
-            static ::kbnet::RateLimit kbnet_rl_;                                                \
-            std::uint64_t kbnet_sup_ = 0;                                                       \
-            if (kbnet_rl_.allow((interval_ns), kbnet_sup_)) {                                   \
-                std::string kbnet_msg_ = fmt::format(__VA_ARGS__);                              \
+#define KBNET_LOG_RATELIMITED(level, interval_ns, ...)                                                 \
+    do {                                                                                               \
+        if ((level) <= ::kbnet::log_level()) {                                                         \
+            static ::kbnet::RateLimit kbnet_rl_;                                                       \
+            std::uint64_t kbnet_sup_ = 0;                                                              \
+            if (kbnet_rl_.allow((interval_ns), kbnet_sup_)) {                                          \
+                std::string kbnet_msg_ = fmt::format(__VA_ARGS__);                                     \
                 if (kbnet_sup_ > 0) kbnet_msg_ += fmt::format(" ({} similar suppressed)", kbnet_sup_); \
-                ::kbnet::log_write((level), kbnet_msg_);                                        \
-            }                                                                                   \
-        }                                                                                       \
+                ::kbnet::log_write((level), kbnet_msg_);                                               \
+            }                                                                                          \
+        }                                                                                              \
     } while (0)

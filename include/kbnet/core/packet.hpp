@@ -17,9 +17,9 @@ struct PacketHandle {
 
     // Grows the packet by n bytes at the front, into the headroom (to put a
     // header in front of a payload). False, and no change, if the headroom
-    // is smaller than n.
+    // is smaller than n or the length would not fit in 16 bits.
     [[nodiscard]] constexpr bool prepend(std::uint16_t n) noexcept {
-        if (n > offset) return false;
+        if (n > offset || n > 0xffffu - length) return false;
         offset = static_cast<std::uint16_t>(offset - n);
         length = static_cast<std::uint16_t>(length + n);
         return true;

@@ -53,12 +53,16 @@ class [[nodiscard]] Result {
     constexpr Result(Error e) noexcept : ok_(false) { storage_.error = e; }
 
     Result(const Result& o) : ok_(o.ok_) {
-        if (ok_) ::new (&storage_.value) T(o.storage_.value);
-        else storage_.error = o.storage_.error;
+        if (ok_)
+            ::new (&storage_.value) T(o.storage_.value);
+        else
+            storage_.error = o.storage_.error;
     }
     Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(o.ok_) {
-        if (ok_) ::new (&storage_.value) T(std::move(o.storage_.value));
-        else storage_.error = o.storage_.error;
+        if (ok_)
+            ::new (&storage_.value) T(std::move(o.storage_.value));
+        else
+            storage_.error = o.storage_.error;
     }
     Result& operator=(const Result&) = delete;
     Result& operator=(Result&&) = delete;

@@ -36,8 +36,7 @@ class SpscRing {
     // every index); a setup error otherwise.
     explicit SpscRing(std::size_t capacity) : mask_(capacity - 1) {
         if (capacity < 2 || (capacity & (capacity - 1)) != 0) {
-            throw std::invalid_argument("ring capacity must be a power of two >= 2, got " +
-                                        std::to_string(capacity));
+            throw std::invalid_argument("ring capacity must be a power of two >= 2, got " + std::to_string(capacity));
         }
         slots_.reset(new (std::align_val_t{kCacheLine}) T[capacity]);
     }

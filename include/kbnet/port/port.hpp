@@ -32,6 +32,8 @@ class PortError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+class Steering;  // kbnet/port/steering.hpp
+
 struct Capabilities {
     std::uint16_t rx_queues = 1;
     std::uint16_t tx_queues = 1;
@@ -91,6 +93,10 @@ class Port {
     // True once the queue will never deliver another packet: a pcap file at
     // its end, a pair whose peer has gone. Live devices never finish.
     [[nodiscard]] virtual bool rx_finished(std::uint16_t /*queue*/) const noexcept { return false; }
+
+    // Which received traffic reaches this port, for ports that share their
+    // device with the kernel (afxdp); nullptr for the others.
+    [[nodiscard]] virtual Steering* steering() noexcept { return nullptr; }
 
     [[nodiscard]] const QueueCounters& counters(std::uint16_t queue) const noexcept { return counters_[queue]; }
     [[nodiscard]] QueueCounters totals() const noexcept;

@@ -53,20 +53,12 @@ class BasicArpView {
     [[nodiscard]] Ipv4Address target_ip() const noexcept { return {load_be32(bytes_.data() + 24)}; }
     [[nodiscard]] std::span<Byte> bytes() const noexcept { return bytes_; }
 
-    void set_operation(std::uint16_t op) noexcept
-        requires kMutable
-    {
-        store_be16(bytes_.data() + 6, op);
-    }
-    void set_sender(const MacAddress& mac, Ipv4Address ip) noexcept
-        requires kMutable
-    {
+    void set_operation(std::uint16_t op) noexcept requires kMutable { store_be16(bytes_.data() + 6, op); }
+    void set_sender(const MacAddress& mac, Ipv4Address ip) noexcept requires kMutable {
         set_mac_at(8, mac);
         store_be32(bytes_.data() + 14, ip.value);
     }
-    void set_target(const MacAddress& mac, Ipv4Address ip) noexcept
-        requires kMutable
-    {
+    void set_target(const MacAddress& mac, Ipv4Address ip) noexcept requires kMutable {
         set_mac_at(18, mac);
         store_be32(bytes_.data() + 24, ip.value);
     }
@@ -74,9 +66,7 @@ class BasicArpView {
     // the receiver's algorithm: swap sender and target fields, put the
     // local hardware and protocol addresses in the sender fields, and set
     // the opcode to reply.
-    void make_reply(const MacAddress& local_mac) noexcept
-        requires kMutable
-    {
+    void make_reply(const MacAddress& local_mac) noexcept requires kMutable {
         const MacAddress requester_mac = sender_mac();
         const Ipv4Address requester_ip = sender_ip();
         const Ipv4Address local_ip = target_ip();
@@ -88,11 +78,7 @@ class BasicArpView {
     [[nodiscard]] BasicArpView<const std::uint8_t> as_const() const noexcept {
         return BasicArpView<const std::uint8_t>(bytes_);
     }
-    operator BasicArpView<const std::uint8_t>() const noexcept
-        requires kMutable
-    {
-        return as_const();
-    }
+    operator BasicArpView<const std::uint8_t>() const noexcept requires kMutable { return as_const(); }
 
   private:
     template <typename>
@@ -105,7 +91,7 @@ class BasicArpView {
         for (std::size_t i = 0; i < 6; ++i) mac.bytes[i] = bytes_[at + i];
         return mac;
     }
-    void set_mac_at(std::size_t at, const MacAddress& mac) const noexcept {
+    void set_mac_at(std::size_t at, const MacAddress& mac) const noexcept requires kMutable {
         for (std::size_t i = 0; i < 6; ++i) bytes_[at + i] = mac.bytes[i];
     }
 

@@ -19,7 +19,8 @@ namespace kbnet::wire {
 // initial. An odd final byte is padded with a zero byte (RFC 1071 §4.1).
 // The fast path (8 bytes per step, carries folded at the end) is what the
 // data path uses; checksum_sum_reference() is the byte-wise definition
-// tests and benchmarks compare it with.
+// tests and benchmarks compare it with. The two return equal one's-
+// complement values, not equal bits: they agree after sum_fold().
 [[nodiscard]] std::uint32_t checksum_sum(std::span<const std::uint8_t> data, std::uint32_t initial = 0) noexcept;
 [[nodiscard]] std::uint32_t checksum_sum_reference(std::span<const std::uint8_t> data,
                                                    std::uint32_t initial = 0) noexcept;
@@ -61,7 +62,10 @@ namespace kbnet::wire {
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), the checksum after a 16-bit
 // field changes from old_word to new_word, without re-summing the data.
 // Eqn. 3 (not eqn. 2) so a result of 0x0000 is never produced from a
-// non-zero sum (RFC 1624 §3).
+// non-zero sum (RFC 1624 §3). The one case it cannot get right: data that
+// is all zeros but for the checksum, whose true checksum is 0xffff, comes
+// out as 0x0000 (the other zero of one's complement). IPv4, UDP and TCP
+// headers always hold a non-zero word; ICMP handles it where it updates.
 [[nodiscard]] constexpr std::uint16_t checksum_update16(std::uint16_t checksum, std::uint16_t old_word,
                                                         std::uint16_t new_word) noexcept {
     std::uint32_t s = static_cast<std::uint16_t>(~checksum);

@@ -97,20 +97,10 @@ class BasicEthernetView {
     [[nodiscard]] std::span<Byte> payload() const noexcept { return frame_.subspan(header_len()); }
     [[nodiscard]] std::span<Byte> frame() const noexcept { return frame_; }
 
-    void set_destination(const MacAddress& mac) noexcept
-        requires kMutable
-    {
-        set_mac_at(0, mac);
-    }
-    void set_source(const MacAddress& mac) noexcept
-        requires kMutable
-    {
-        set_mac_at(6, mac);
-    }
+    void set_destination(const MacAddress& mac) noexcept requires kMutable { set_mac_at(0, mac); }
+    void set_source(const MacAddress& mac) noexcept requires kMutable { set_mac_at(6, mac); }
     // Rewrites the VID of tag i (VLAN translation); no-op if i >= vlan_count().
-    void set_vlan_id(std::size_t i, std::uint16_t vid) noexcept
-        requires kMutable
-    {
+    void set_vlan_id(std::size_t i, std::uint16_t vid) noexcept requires kMutable {
         if (i >= vlan_count_) return;
         Byte* p = frame_.data() + 14 + i * kVlanTagLen;
         store_be16(p, static_cast<std::uint16_t>((load_be16(p) & 0xf000) | (vid & 0x0fff)));
@@ -119,11 +109,7 @@ class BasicEthernetView {
     [[nodiscard]] BasicEthernetView<const std::uint8_t> as_const() const noexcept {
         return BasicEthernetView<const std::uint8_t>(frame_, vlan_count_);
     }
-    operator BasicEthernetView<const std::uint8_t>() const noexcept
-        requires kMutable
-    {
-        return as_const();
-    }
+    operator BasicEthernetView<const std::uint8_t>() const noexcept requires kMutable { return as_const(); }
 
   private:
     template <typename>
@@ -137,7 +123,7 @@ class BasicEthernetView {
         for (std::size_t i = 0; i < 6; ++i) mac.bytes[i] = frame_[at + i];
         return mac;
     }
-    void set_mac_at(std::size_t at, const MacAddress& mac) const noexcept {
+    void set_mac_at(std::size_t at, const MacAddress& mac) const noexcept requires kMutable {
         for (std::size_t i = 0; i < 6; ++i) frame_[at + i] = mac.bytes[i];
     }
 

@@ -133,8 +133,7 @@ class PairPort final : public Port {
 
     bool rx_finished(std::uint16_t queue) const noexcept override {
         // Acquire pairs with the peer's release store in its destructor.
-        return !shared_->open[peer_].load(std::memory_order_acquire) &&
-               shared_->lanes[peer_][queue]->data.empty();
+        return !shared_->open[peer_].load(std::memory_order_acquire) && shared_->lanes[peer_][queue]->data.empty();
     }
 
   private:

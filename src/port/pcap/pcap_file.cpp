@@ -134,8 +134,8 @@ PcapReader::PcapReader(std::string path, std::size_t buffer_size) : path_(std::m
     // all wrote the same headers, so any minor is accepted.
     if (header_.version_major != 2) {
         throw_file_error(fd_, path_, 4,
-                         fmt::format("unsupported pcap version {}.{} (kbnet reads version 2.x)",
-                                     header_.version_major, header_.version_minor));
+                         fmt::format("unsupported pcap version {}.{} (kbnet reads version 2.x)", header_.version_major,
+                                     header_.version_minor));
     }
     pos_ = kPcapGlobalHeaderSize;
 }
@@ -210,7 +210,8 @@ PcapNext PcapReader::next(PcapRecord& out) noexcept {
 
     // Bounds first: everything after relies on incl_len being sane.
     if (incl_len > kPcapMaxRecord) {
-        const std::size_t len = format_into(detail, sizeof detail, "(incl_len {}, maximum {})", incl_len, kPcapMaxRecord);
+        const std::size_t len =
+            format_into(detail, sizeof detail, "(incl_len {}, maximum {})", incl_len, kPcapMaxRecord);
         return fail(Errc::malformed, "corrupt record header: record length over the maximum", offset, {detail, len});
     }
     if (incl_len > header_.snaplen) {
@@ -226,8 +227,8 @@ PcapNext PcapReader::next(PcapRecord& out) noexcept {
     }
     if (!ensure(kPcapRecordHeaderSize + incl_len)) {
         if (error_.code != Errc::ok) return PcapNext::error;
-        const std::size_t len = format_into(detail, sizeof detail, "(incl_len {}, {} bytes left in the file)",
-                                            incl_len, end_ - pos_ - kPcapRecordHeaderSize);
+        const std::size_t len = format_into(detail, sizeof detail, "(incl_len {}, {} bytes left in the file)", incl_len,
+                                            end_ - pos_ - kPcapRecordHeaderSize);
         return fail(Errc::truncated, "record body cut short: the file ends inside a packet", offset, {detail, len});
     }
     // ensure() may have moved the buffer: take the pointer again.
@@ -258,15 +259,16 @@ bool PcapReader::rewind() noexcept {
 PcapWriter::PcapWriter(std::string path, PcapResolution resolution, std::uint32_t snaplen, std::size_t buffer_size)
     : path_(std::move(path)), resolution_(resolution), snaplen_(snaplen) {
     if (snaplen == 0 || snaplen > kPcapMaxRecord) {
-        throw PortError(fmt::format("pcap output file '{}': snaplen {} is outside 1 .. {}", path_, snaplen,
-                                    kPcapMaxRecord));
+        throw PortError(
+            fmt::format("pcap output file '{}': snaplen {} is outside 1 .. {}", path_, snaplen, kPcapMaxRecord));
     }
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) {
         const int err = errno;
-        throw PortError(fmt::format("pcap output file '{}': cannot create: {} (check that the directory exists and "
-                                    "is writable)",
-                                    path_, std::strerror(err)));
+        throw PortError(
+            fmt::format("pcap output file '{}': cannot create: {} (check that the directory exists and "
+                        "is writable)",
+                        path_, std::strerror(err)));
     }
     cap_ = std::max(buffer_size, kPcapGlobalHeaderSize + kPcapRecordHeaderSize + snaplen);
     buf_.reset(new std::uint8_t[cap_]);
@@ -286,8 +288,8 @@ PcapWriter::PcapWriter(std::string path, PcapResolution resolution, std::uint32_
     if (!flush()) {
         ::close(fd_);
         fd_ = -1;
-        throw PortError(fmt::format("pcap output file '{}': cannot write the file header: {}", path_,
-                                    std::strerror(last_errno_)));
+        throw PortError(
+            fmt::format("pcap output file '{}': cannot write the file header: {}", path_, std::strerror(last_errno_)));
     }
 }
 

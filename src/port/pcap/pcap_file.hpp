@@ -115,9 +115,9 @@ class PcapReader {
     PcapFileHeader header_{};
     std::unique_ptr<std::uint8_t[]> buf_;
     std::size_t cap_ = 0;
-    std::size_t pos_ = 0;          // next unread byte in buf_
-    std::size_t end_ = 0;          // one past the last valid byte in buf_
-    std::uint64_t buf_offset_ = 0; // file offset of buf_[0]
+    std::size_t pos_ = 0;           // next unread byte in buf_
+    std::size_t end_ = 0;           // one past the last valid byte in buf_
+    std::uint64_t buf_offset_ = 0;  // file offset of buf_[0]
     bool eof_ = false;
     bool ended_ = false;
     Error error_{};

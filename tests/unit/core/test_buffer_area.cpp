@@ -95,7 +95,7 @@ TEST_F(BufferAreaTest, append_grows_into_tailroom_and_refuses_past_the_frame_end
     EXPECT_EQ(area.bytes(h).size(), 1000u);
     const PacketHandle before = h;
     EXPECT_FALSE(area.append(h, area.tailroom(h) + 1));
-    EXPECT_EQ(h, before);  // unchanged on failure
+    EXPECT_EQ(h, before);                           // unchanged on failure
     ASSERT_TRUE(area.append(h, area.tailroom(h)));  // exactly to the end
     EXPECT_EQ(area.tailroom(h), 0u);
     EXPECT_EQ(std::uint32_t{h.offset} + h.length, area.frame_size());
@@ -106,9 +106,9 @@ TEST_F(BufferAreaTest, contains_rejects_handles_outside_the_area) {
     BufferArea area(small_config());
     EXPECT_TRUE(area.contains(PacketHandle{0, 0, 2048}));
     EXPECT_TRUE(area.contains(PacketHandle{63, 2000, 48}));
-    EXPECT_FALSE(area.contains(PacketHandle{64, 0, 0}));        // no such frame
-    EXPECT_FALSE(area.contains(PacketHandle{63, 2000, 49}));    // runs past the frame
-    EXPECT_FALSE(area.contains(PacketHandle{0, 2048, 0}));      // starts past the frame
+    EXPECT_FALSE(area.contains(PacketHandle{64, 0, 0}));         // no such frame
+    EXPECT_FALSE(area.contains(PacketHandle{63, 2000, 49}));     // runs past the frame
+    EXPECT_FALSE(area.contains(PacketHandle{0, 2049, 0}));       // starts past the frame
     EXPECT_FALSE(area.contains(PacketHandle{0, 65535, 65535}));  // no 16-bit overflow
 }
 

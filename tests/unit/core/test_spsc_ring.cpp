@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <numeric>
@@ -115,8 +116,8 @@ TEST(SpscRing, full_ring_wraps_with_partial_bursts) {
     SpscRing<std::uint32_t> ring(4);
     ASSERT_EQ(ring.enqueue_burst(iota_vec(3, 0)), 3u);
     std::array<std::uint32_t, 2> two{};
-    ASSERT_EQ(ring.dequeue_burst(two), 2u);                  // read index 2, one item left
-    ASSERT_EQ(ring.enqueue_burst(iota_vec(10, 3)), 3u);      // fills slots 3, 0, 1
+    ASSERT_EQ(ring.dequeue_burst(two), 2u);              // read index 2, one item left
+    ASSERT_EQ(ring.enqueue_burst(iota_vec(10, 3)), 3u);  // fills slots 3, 0, 1
     std::array<std::uint32_t, 8> out{};
     ASSERT_EQ(ring.dequeue_burst(out), 4u);
     EXPECT_THAT(std::span(out).first(4), testing::ElementsAre(2, 3, 4, 5));
@@ -146,7 +147,8 @@ TEST(SpscRing, two_threads_move_ten_million_items_in_order_without_loss_or_dupli
             for (std::uint64_t i = 0; i < want; ++i) burst[i] = next + i;
             std::size_t sent = 0;
             while (sent < want) {
-                const std::size_t n = ring.enqueue_burst(std::span<const std::uint64_t>(burst.data() + sent, want - sent));
+                const std::size_t n =
+                    ring.enqueue_burst(std::span<const std::uint64_t>(burst.data() + sent, want - sent));
                 if (n == 0) std::this_thread::yield();  // full: the tests may share two cores
                 sent += n;
             }

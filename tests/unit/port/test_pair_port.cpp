@@ -105,7 +105,10 @@ TEST(PairPort, third_open_and_mismatched_options_are_errors) {
 }
 
 TEST(PairPort, name_is_reusable_after_both_ends_close) {
-    { auto a = open("pair:reuse"); auto b = open("pair:reuse"); }
+    {
+        auto a = open("pair:reuse");
+        auto b = open("pair:reuse");
+    }
     auto a = open("pair:reuse");
     auto b = open("pair:reuse");
     EXPECT_NE(a.get(), nullptr);
@@ -153,7 +156,8 @@ TEST(PairPort, two_threads_echo_a_million_frames_in_order) {
         while (!done.load(std::memory_order_relaxed)) {
             const std::uint16_t n = b->rx_burst(0, rx);
             std::uint16_t sent = 0;
-            while (sent < n) sent = static_cast<std::uint16_t>(sent + b->tx_burst(0, std::span(rx).subspan(sent, n - sent)));
+            while (sent < n)
+                sent = static_cast<std::uint16_t>(sent + b->tx_burst(0, std::span(rx).subspan(sent, n - sent)));
         }
     });
     std::uint32_t next_send = 0, next_expect = 0;

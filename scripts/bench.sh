@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Micro-benchmarks side by side with their references: scripts/bench.sh BUILD_DIR
+#
+# Each section runs its benchmarks, keeps the raw JSON under BUILD_DIR/bench,
+# and prints one table: kbnet's figure, the reference's, the ratio, and the
+# issue's target with PASS or MISS. A MISS is reported, not fatal: benchmarks
+# measure, tests decide, so this script exits 0 unless a benchmark itself
+# fails to run. Later issues add a section: a run_* function that writes a
+# JSON file and an entry in report()'s SECTIONS list.
+set -euo pipefail
+
+BUILD=${1:?usage: scripts/bench.sh BUILD_DIR (e.g. build/release)}
+OUT_DIR=$BUILD/bench
+MIN_TIME=${KBNET_BENCH_MIN_TIME:-0.2}  # seconds per benchmark run (Google Benchmark 1.7 syntax)
+REPS=${KBNET_BENCH_REPS:-3}           # the table uses the median of the repetitions
+
+# ---- section: core and wire micro-benchmarks (issue 1) -----------------------
+run_micro() {
+    local bin=$OUT_DIR/kbnet_micro_bench
+    if [[ ! -x $bin ]]; then
+        echo "bench: $bin not found; build it first (make build)" >&2
+        exit 1
+    fi
+    echo "bench: running $bin (min_time ${MIN_TIME}s x ${REPS} repetitions)..." >&2
+    "$bin" --benchmark_format=json --benchmark_min_time="$MIN_TIME" \
+        --benchmark_repetitions="$REPS" --benchmark_report_aggregates_only=true \
+        >"$OUT_DIR/micro.json"
+}
+
+# ---- report -----------------------------------------------------------------
+report() {
+    python3 - "$OUT_DIR" <<'PY'
+import json
+import os
+import sys
+
+out_dir = sys.argv[1]
+
+# One entry per table. Each row pairs a kbnet benchmark with its reference;
+# a target is either a minimum ratio over the reference or a minimum
+# absolute rate (in the table's unit).
+SECTIONS = [
+    {
+        "title": "Internet checksum (RFC 1071): fast sum vs byte-wise reference",
+        "file": "micro.json",
+        "metric": "bytes_per_second", "unit": "GB/s", "scale": 1e9,
+        "rows": [(f"{n} bytes", f"BM_checksum_kbnet/{n}", f"BM_checksum_reference/{n}")
+                 for n in (64, 512, 1500, 9000)],
+        "target": ("ratio", 4.0),
+    },
+    {
+        "title": "Toeplitz RSS hash, IPv4 4-tuple: table vs bit-wise reference",
+        "file": "micro.json",
+        "metric": "items_per_second", "unit": "Mhash/s", "scale": 1e6,
+        "rows": [("12-byte input", "BM_toeplitz_kbnet", "BM_toeplitz_reference")],
+        "target": ("ratio", 5.0),
+    },
+    {
+        "title": "Packet handles across two cores, bursts of 32: SpscRing vs mutex+deque",
+        "file": "micro.json",
+        "metric": "items_per_second", "unit": "Mhandles/s", "scale": 1e6,
+        "rows": [("core 1 -> core 0", "BM_ring_kbnet_spsc/real_time",
+                  "BM_ring_reference_mutex_deque/real_time")],
+        "target": ("absolute", 100.0),
+    },
+]
+
+
+def load(path):
+    """Benchmark name -> its median run (or the single run without repetitions)."""
+    with open(path) as f:
+        doc = json.load(f)
+    runs = {}
+    for b in doc.get("benchmarks", []):
+        name = b.get("run_name", b["name"])
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                runs[name] = b
+        else:
+            runs.setdefault(name, b)
+    return doc.get("context", {}), runs
+
+
+def fmt(v):
+    return "-" if v is None else (f"{v:.1f}" if v >= 10 else f"{v:.2f}")
+
+
+misses = 0
+context_shown = False
+for sec in SECTIONS:
+    path = os.path.join(out_dir, sec["file"])
+    if not os.path.exists(path):
+        print(f"\n{sec['title']}\n  (no results: {path} missing)")
+        continue
+    context, runs = load(path)
+    if not context_shown:
+        print(f"host: {context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, "
+              f"library build {context.get('library_build_type', '?')}, {context.get('date', '')}")
+        context_shown = True
+    kind, goal = sec["target"]
+    goal_text = f">= {goal:g}x reference" if kind == "ratio" else f">= {goal:g} {sec['unit']}"
+    print(f"\n{sec['title']}")
+    header = f"  {'case':<18} {'kbnet ' + sec['unit']:>16} {'reference':>12} {'ratio':>8}   target {goal_text}"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for label, ours_name, ref_name in sec["rows"]:
+        ours = runs.get(ours_name, {}).get(sec["metric"])
+        ref = runs.get(ref_name, {}).get(sec["metric"])
+        ours_v = ours / sec["scale"] if ours is not None else None
+        ref_v = ref / sec["scale"] if ref is not None else None
+        ratio = ours / ref if ours is not None and ref else None
+        if ours is None:
+            verdict = "MISS (no result)"
+        elif kind == "ratio":
+            verdict = "PASS" if ratio is not None and ratio >= goal else "MISS"
+        else:
+            verdict = "PASS" if ours_v >= goal else "MISS"
+        if verdict != "PASS":
+            misses += 1
+        ratio_text = "-" if ratio is None else f"{ratio:.1f}x"
+        print(f"  {label:<18} {fmt(ours_v):>16} {fmt(ref_v):>12} {ratio_text:>8}   {verdict}")
+
+print()
+if misses:
+    print(f"bench: {misses} target(s) MISSED (reported only; benchmarks do not fail the build)")
+else:
+    print("bench: all targets met")
+PY
+}
+
+mkdir -p "$OUT_DIR"
+run_micro
+report
+echo "bench: raw results in $OUT_DIR/*.json" >&2
