@@ -96,13 +96,31 @@ int run_l2echo(const EchoOptions& o) {
         }
         feeder.emplace(port::open_port(o.port), o.feed_size, o.burst);
     }
+    // The feeder gets a CPU of its own: a thread started after the echo
+    // pinned itself would inherit that one CPU and the two would time-slice.
+    std::thread feeder_thread;
+    if (feeder) {
+        int feeder_cpu = -1;
+        for (unsigned c : allowed_cpus()) {
+            if (static_cast<int>(c) != o.core) {
+                feeder_cpu = static_cast<int>(c);
+                break;
+            }
+        }
+        feeder_thread = std::thread([&feeder, feeder_cpu] {
+            if (feeder_cpu >= 0) (void)pin_current_thread(static_cast<unsigned>(feeder_cpu));
+            feeder->run();
+        });
+    }
     if (o.core >= 0) {
         if (Status s = pin_current_thread(static_cast<unsigned>(o.core)); !s) {
+            if (feeder) {
+                feeder->stop();
+                feeder_thread.join();
+            }
             throw std::invalid_argument(fmt::format("--core {}: {}", o.core, s.error().reason));
         }
     }
-    std::thread feeder_thread;
-    if (feeder) feeder_thread = std::thread([&] { feeder->run(); });
 
     const std::uint16_t queues = p->queue_count();
     std::vector<PacketHandle> pkts(o.burst);
