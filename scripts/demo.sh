@@ -10,7 +10,7 @@ kbnet="$build/tools/kbnet"
 
 cores=$(nproc)
 core_opt=()
-((cores >= 2)) && core_opt=(--core 0)
+((cores >= 2)) && core_opt=(--cores 0)
 
 echo "== kbnet demo: l2echo over an in-process pair port, fed by a generator (${seconds}s) =="
 echo "   $kbnet l2echo --port pair:demo --feed --duration $seconds ${core_opt[*]}"

@@ -19,5 +19,6 @@ struct Command {
 };
 
 Command add_l2echo(CLI::App& app);
+Command add_xdp(CLI::App& app);
 
 }  // namespace kbnet::tools

@@ -1,6 +1,7 @@
 // kbnet: the command-line front end. `kbnet help` lists the subcommands.
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 #include <vector>
 
 #include "command.hpp"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
                             return kExitOk;
                         }});
     commands.push_back(add_l2echo(app));
+    commands.push_back(add_xdp(app));
 
     try {
         app.parse(argc, argv);
@@ -32,6 +34,11 @@ int main(int argc, char** argv) {
             if (c.app->parsed()) return c.run();
         }
     } catch (const kbnet::port::PortError& e) {
+        // A port that cannot be opened as asked: nothing was done.
+        std::fprintf(stderr, "kbnet %s: error: %s\n", app.get_subcommands().front()->get_name().c_str(), e.what());
+        return kExitUsage;
+    } catch (const std::invalid_argument& e) {
+        // An option value that parses but makes no sense (a CPU list, a filter).
         std::fprintf(stderr, "kbnet %s: error: %s\n", app.get_subcommands().front()->get_name().c_str(), e.what());
         return kExitUsage;
     } catch (const std::exception& e) {
