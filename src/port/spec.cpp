@@ -23,7 +23,10 @@ constexpr std::string_view kGrammar =
     "  afxdp:IFACE[,queues=N][,queue=Q][,mode=auto|copy|zc][,busy_poll=US][,steer=filtered|all]\n"
     "                                                                AF_XDP socket per queue on IFACE, queues\n"
     "                                                                Q..Q+N-1; steer=all takes every frame\n"
-    "  afpacket:IFACE[,queues=N][,promisc=0|1]                       AF_PACKET (TPACKET_V3) on IFACE\n"
+    "  afpacket:IFACE[,queues=N][,promisc=0|1][,block=BYTES][,blocks=N][,timeout=MS]\n"
+    "                                                                AF_PACKET (TPACKET_V3) on IFACE, N sockets\n"
+    "                                                                in a hash fanout group; rx ring of blocks\n"
+    "                                                                handed over when full or after timeout ms\n"
     "  memif:SOCKET[,role=server|client][,id=N][,queues=N][,ring=LOG2][,buffer=BYTES][,secret=S]"
     "[,mode=poll|interrupt]\n"
     "  pcap:IN[,out=OUT][,format=us|ns][,repeat=N]                   receive from pcap file IN ('-' for none),\n"
@@ -37,7 +40,7 @@ constexpr std::string_view kGrammar =
 
 const std::array<KindInfo, 7> kKinds{{
     {"afxdp", "IFACE", {"queues", "queue", "mode", "busy_poll", "steer"}},
-    {"afpacket", "IFACE", {"queues", "promisc"}},
+    {"afpacket", "IFACE", {"queues", "promisc", "block", "blocks", "timeout"}},
     {"memif", "SOCKET", {"role", "id", "queues", "ring", "buffer", "secret", "mode"}},
     {"pcap", "IN", {"out", "format", "repeat"}},
     {"pair", "NAME", {"queues", "depth"}},

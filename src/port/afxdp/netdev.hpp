@@ -1,31 +1,24 @@
 // Facts about a network interface that the afxdp port checks before it
 // touches the device, so each problem becomes a one-line PortError that
 // names the fix (and nothing is left attached).
+//
+// The interface facts themselves live in port/netdev/ (the afpacket port
+// uses them too); this header keeps their afxdp:: names and adds the
+// capability set that AF_XDP in particular needs.
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+
+#include "port/netdev/netdev.hpp"
 
 namespace kbnet::port::afxdp {
 
-// ifindex of the interface in this network namespace. Throws PortError
-// "no interface 'X' (see `ip link`)".
-[[nodiscard]] int interface_index(std::string_view ifname);
-
-// Number of rx queues (channels) an XDP socket can bind to, and where the
-// number came from ("/sys/class/net/X/queues" or "ethtool channels").
-struct QueueCount {
-    unsigned count = 1;
-    std::string source;
-};
-[[nodiscard]] QueueCount rx_queue_count(std::string_view ifname, int ifindex);
-
-// The interface's MTU (SIOCGIFMTU). Throws PortError if it cannot be read.
-[[nodiscard]] unsigned interface_mtu(std::string_view ifname);
-
-// The driver's name ("veth", "mlx5_core", ...), or "" if unknown.
-[[nodiscard]] std::string driver_name(std::string_view ifname);
+using netdev::driver_name;
+using netdev::interface_index;
+using netdev::interface_mtu;
+using netdev::QueueCount;
+using netdev::rx_queue_count;
 
 // Capabilities an AF_XDP port needs: CAP_NET_ADMIN (attach XDP, bind XDP
 // sockets), CAP_NET_RAW (create them) and CAP_BPF or CAP_SYS_ADMIN (load the
