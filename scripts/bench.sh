@@ -128,7 +128,55 @@ else:
 PY
 }
 
+# ---- section: L2 echo over AF_XDP and AF_PACKET on veth (issue 3) ------------
+run_l2echo() {
+    echo "bench: L2 echo on a veth pair (root; namespaces of its own)..." >&2
+    bash "$(dirname "$0")/bench_l2echo.sh" "$BUILD" "$OUT_DIR/l2echo.json"
+}
+
+report_l2echo() {
+    python3 - "$OUT_DIR/l2echo.json" <<'PY'
+import json
+import sys
+
+d = json.load(open(sys.argv[1]))
+print()
+print("L2 echo on a veth pair (AF_XDP copy mode), 64-byte frames, echo on CPU 0, generator on CPU 1")
+if "skipped" in d:
+    print(f"  skipped: {d['skipped']}")
+    sys.exit(0)
+print("  generator: kbnet pktgen (afxdp), the same for every echo; rate 0 = as fast as the echo returns frames;")
+print("  round trips measured at a fixed moderate rate (kernel veth + both user-space ends in the path)")
+rows = [("kbnet l2echo (afxdp)", "kbnet_afxdp"), ("dpdk-testpmd macswap (af_xdp)", "testpmd_afxdp"),
+        ("kbnet l2echo (afpacket)", "kbnet_afpacket")]
+print(f"  {'echo':<31}{'echoed Mpps':>12}{'sent Mpps':>10}{'lost %':>8}"
+      f"{'RTT p50 us':>12}{'p99 us':>9}{'p99.9 us':>10}{'at pps':>8}")
+for label, key in rows:
+    mx, rt = d.get(key + "-max", {}), d.get(key + "-rtt", {})
+    if not mx:
+        print(f"  {label:<31}{'(did not run)':>12}")
+        continue
+    sent = mx.get("tx_packets", 0) or 0
+    lost = 100.0 * (mx.get("lost", 0) or 0) / sent if sent else 0.0
+    r = rt.get("rtt_ns", {})
+    us = lambda k: f"{r[k] / 1000:.1f}" if k in r else "-"
+    rate = rt.get("tx_mpps")
+    print(f"  {label:<31}{mx.get('rx_mpps', 0):>12.3f}{mx.get('tx_mpps', 0):>10.3f}{lost:>8.1f}"
+          f"{us('p50'):>12}{us('p99'):>9}{us('p999'):>10}{(rate or 0) * 1e6:>8.0f}")
+k, t = d.get("kbnet_afxdp-max", {}).get("rx_mpps"), d.get("testpmd_afxdp-max", {}).get("rx_mpps")
+if k and t:
+    ratio = k / t
+    print(f"  kbnet / testpmd echo rate: {ratio:.2f}x   target >= 1.0x   {'PASS' if ratio >= 1.0 else 'MISS'}")
+else:
+    print("  kbnet / testpmd echo rate: no result   target >= 1.0x   MISS")
+PY
+}
+
 mkdir -p "$OUT_DIR"
 run_micro
 report
+if [[ ${KBNET_BENCH_SKIP_NET:-0} != 1 ]]; then
+    run_l2echo
+    report_l2echo
+fi
 echo "bench: raw results in $OUT_DIR/*.json" >&2

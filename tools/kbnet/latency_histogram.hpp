@@ -26,7 +26,7 @@ namespace kbnet::tools {
 
 class LatencyHistogram {
   public:
-    static constexpr unsigned kSubBucketBits = 7;                   // 128 buckets per power of two
+    static constexpr unsigned kSubBucketBits = 7;  // 128 buckets per power of two
     static constexpr std::uint64_t kSubBuckets = 1u << kSubBucketBits;
     static constexpr std::uint64_t kLinearLimit = kSubBuckets * 2;  // below this every value has its own bucket
     static constexpr unsigned kMaxExponent = 39;                    // the top power of two: [2^39, 2^40)

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
                         }});
     commands.push_back(add_l2echo(app));
     commands.push_back(add_xdp(app));
+    commands.push_back(add_pktgen(app));
 
     try {
         app.parse(argc, argv);

@@ -27,10 +27,10 @@
 namespace kbnet::tools {
 
 // Byte offsets in the frame (untagged Ethernet, 20-byte IPv4 header).
-inline constexpr std::size_t kIpOffset = wire::kEthernetHeaderLen;                 // 14
-inline constexpr std::size_t kUdpOffset = kIpOffset + wire::kIpv4MinHeaderLen;     // 34
-inline constexpr std::size_t kPayloadOffset = kUdpOffset + wire::kUdpHeaderLen;    // 42
-inline constexpr std::size_t kMinFrameSize = kPayloadOffset + kPayloadLen;         // 60
+inline constexpr std::size_t kIpOffset = wire::kEthernetHeaderLen;               // 14
+inline constexpr std::size_t kUdpOffset = kIpOffset + wire::kIpv4MinHeaderLen;   // 34
+inline constexpr std::size_t kPayloadOffset = kUdpOffset + wire::kUdpHeaderLen;  // 42
+inline constexpr std::size_t kMinFrameSize = kPayloadOffset + kPayloadLen;       // 60
 static_assert(kMinFrameSize == wire::kEthernetMinFrameLen, "the payload fills a minimum frame exactly");
 
 struct TrafficConfig {
@@ -66,10 +66,16 @@ class FrameTemplate {
     [[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept { return bytes_; }
 
     // Writes packet seq of flow (< flows) at frame, which must hold size()
-    // bytes.
+    // bytes: the template, then the fields.
     void stamp(std::uint8_t* frame, std::uint32_t flow, std::uint64_t seq, std::uint64_t tsc) const noexcept {
-        const auto sport = static_cast<std::uint16_t>(config_.src_port + flow);
         std::memcpy(frame, bytes_.data(), bytes_.size());
+        stamp_fields(frame, flow, seq, tsc);
+    }
+    // Writes only the fields that differ between packets, over a frame that
+    // already holds the template (stamped before and not sent: renumbered
+    // and retimed without copying it again).
+    void stamp_fields(std::uint8_t* frame, std::uint32_t flow, std::uint64_t seq, std::uint64_t tsc) const noexcept {
+        const auto sport = static_cast<std::uint16_t>(config_.src_port + flow);
         store_be16(frame + kUdpOffset, sport);
         write_payload(frame + kPayloadOffset, {seq, tsc});
         // The template's sum had zeros in these words; ~C is the sum of the
@@ -90,8 +96,9 @@ class FrameTemplate {
     [[nodiscard]] bool match(std::span<const std::uint8_t> frame, Echo& out) const noexcept {
         if (frame.size() < kMinFrameSize) return false;
         const std::uint8_t* f = frame.data();
-        if (load_be16(f + 12) != wire::kEtherTypeIpv4 || f[kIpOffset] != 0x45 || f[kIpOffset + 9] != wire::kIpProtoUdp ||
-            load_be16(f + kIpOffset + 4) != config_.run_tag || load_be16(f + kUdpOffset + 2) != config_.dst_port) {
+        if (load_be16(f + 12) != wire::kEtherTypeIpv4 || f[kIpOffset] != 0x45 ||
+            f[kIpOffset + 9] != wire::kIpProtoUdp || load_be16(f + kIpOffset + 4) != config_.run_tag ||
+            load_be16(f + kUdpOffset + 2) != config_.dst_port) {
             return false;
         }
         const std::uint32_t flow = static_cast<std::uint16_t>(load_be16(f + kUdpOffset) - config_.src_port);

@@ -110,6 +110,15 @@ LinkState link_state(std::string_view ifname) {
     return {(flags & IFF_UP) != 0, (flags & IFF_RUNNING) != 0};
 }
 
+unsigned link_type(std::string_view ifname) {
+    IoctlSocket s;
+    ifreq ifr = make_ifreq(ifname);
+    if (s.fd() < 0 || ::ioctl(s.fd(), SIOCGIFHWADDR, &ifr) != 0) {
+        throw PortError(fmt::format("cannot read the link type of '{}': {}", ifname, std::strerror(errno)));
+    }
+    return ifr.ifr_hwaddr.sa_family;
+}
+
 std::string driver_name(std::string_view ifname) {
     ethtool_drvinfo info{};
     info.cmd = ETHTOOL_GDRVINFO;

@@ -39,6 +39,10 @@ struct LinkState {
 // SIOCGIFFLAGS. Throws PortError if it cannot be read.
 [[nodiscard]] LinkState link_state(std::string_view ifname);
 
+// The link-layer type (ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE for a
+// tun device, ...) from SIOCGIFHWADDR. Throws PortError if it cannot be read.
+[[nodiscard]] unsigned link_type(std::string_view ifname);
+
 // The driver's name ("veth", "mlx5_core", ...), or "" if unknown.
 [[nodiscard]] std::string driver_name(std::string_view ifname);
 
