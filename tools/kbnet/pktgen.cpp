@@ -74,20 +74,32 @@ double mpps(std::uint64_t packets, double seconds) {
     return seconds > 0 ? static_cast<double>(packets) / seconds / 1e6 : 0.0;
 }
 
-// The MAC address of the device under the port, for the ports that sit on
-// a Linux interface; nullopt for the others (pcap, pair) or if unreadable.
-std::optional<wire::MacAddress> device_mac(const std::string& spec_text) {
+// What sysfs says about the Linux interface under a port (afxdp, afpacket,
+// possibly inside fault(...)); nothing for the other kinds or when
+// unreadable. sysfs rather than ioctls: no socket needed, and `ip netns
+// exec` mounts the namespace's own /sys.
+struct DeviceInfo {
+    std::string name;
+    std::optional<wire::MacAddress> mac;
+    std::optional<unsigned> mtu;
+};
+
+DeviceInfo device_info(const std::string& spec_text) {
     port::PortSpec spec = port::parse_port_spec(spec_text);
     while (spec.kind == "fault") spec = port::parse_port_spec(spec.target);
-    if (spec.kind != "afxdp" && spec.kind != "afpacket") return std::nullopt;
-    // sysfs rather than SIOCGIFHWADDR: no socket needed, and `ip netns
-    // exec` mounts the namespace's own /sys.
-    std::ifstream f("/sys/class/net/" + spec.target + "/address");
+    DeviceInfo d;
+    if (spec.kind != "afxdp" && spec.kind != "afpacket") return d;
+    d.name = spec.target;
+    std::ifstream mac_file("/sys/class/net/" + spec.target + "/address");
     std::string text;
-    if (!(f >> text)) return std::nullopt;
-    std::optional<wire::MacAddress> mac = wire::MacAddress::parse(text);
-    if (mac && mac->is_zero()) return std::nullopt;
-    return mac;
+    if (mac_file >> text) {
+        d.mac = wire::MacAddress::parse(text);
+        if (d.mac && d.mac->is_zero()) d.mac.reset();
+    }
+    std::ifstream mtu_file("/sys/class/net/" + spec.target + "/mtu");
+    unsigned mtu = 0;
+    if (mtu_file >> mtu && mtu > 0) d.mtu = mtu;
+    return d;
 }
 
 // The pair spec inside a (possibly fault-wrapped) spec, for --echo; empty
@@ -298,30 +310,37 @@ nlohmann::json rtt_json(const LatencyHistogram& h) {
 int run_pktgen(const PktgenOptions& o) {
     // ---- what to send: checked before anything is opened ----------------
     const std::optional<wire::MacAddress> dst_mac = wire::MacAddress::parse(o.dst_mac);
-    if (!dst_mac)
+    if (!dst_mac) {
         return usage_error("--dst-mac '{}' is not a MAC address; write six hex bytes, e.g. 02:00:00:00:00:02",
                            o.dst_mac);
+    }
     std::optional<wire::MacAddress> src_mac;
     if (!o.src_mac.empty()) {
         src_mac = wire::MacAddress::parse(o.src_mac);
-        if (!src_mac)
+        if (!src_mac) {
             return usage_error("--src-mac '{}' is not a MAC address; write six hex bytes, e.g. 02:00:00:00:00:01",
                                o.src_mac);
-        if (src_mac->is_multicast())
+        }
+        if (src_mac->is_multicast()) {
             return usage_error("--src-mac {} is a group address; a source MAC must be unicast (first byte even)",
                                o.src_mac);
+        }
     }
     const std::optional<wire::Ipv4Address> src_ip = wire::Ipv4Address::parse(o.src_ip);
-    if (!src_ip)
+    if (!src_ip) {
         return usage_error("--src-ip '{}' is not an IPv4 address; write a dotted quad, e.g. 10.0.0.1", o.src_ip);
+    }
     const std::optional<wire::Ipv4Address> dst_ip = wire::Ipv4Address::parse(o.dst_ip);
-    if (!dst_ip)
+    if (!dst_ip) {
         return usage_error("--dst-ip '{}' is not an IPv4 address; write a dotted quad, e.g. 10.0.0.2", o.dst_ip);
+    }
     if (o.flows == 0) return usage_error("--flows 0: send at least one flow (--flows 1 or more)");
-    if (o.src_port == 0 || o.src_port > 0xffff)
+    if (o.src_port == 0 || o.src_port > 0xffff) {
         return usage_error("--src-port {} is not a port; use 1 to 65535", o.src_port);
-    if (o.dst_port == 0 || o.dst_port > 0xffff)
+    }
+    if (o.dst_port == 0 || o.dst_port > 0xffff) {
         return usage_error("--dst-port {} is not a port; use 1 to 65535", o.dst_port);
+    }
     if (std::uint64_t{o.src_port} + o.flows - 1 > 0xffff) {
         return usage_error(
             "--flows {} from --src-port {} runs past port 65535; use at most {} flows or a lower --src-port", o.flows,
@@ -350,6 +369,15 @@ int run_pktgen(const PktgenOptions& o) {
         return usage_error("--size {} is larger than the {} bytes a frame of {} can carry; use --size {} or less",
                            o.size, caps.max_frame, o.port, caps.max_frame);
     }
+    // The device drops what its MTU does not allow (the IPv4 packet is the
+    // Ethernet payload): better said now than counted as loss.
+    const DeviceInfo dev = device_info(o.port);
+    if (dev.mtu && o.size > *dev.mtu + wire::kEthernetHeaderLen) {
+        return usage_error(
+            "--size {} does not fit the MTU {} of {} ({} bytes with the Ethernet header); use --size "
+            "{} or less, or raise the MTU",
+            o.size, *dev.mtu, dev.name, *dev.mtu + wire::kEthernetHeaderLen, *dev.mtu + wire::kEthernetHeaderLen);
+    }
     // A port that shares its device with the kernel hands us nothing until
     // asked: the echoes come back to the destination port (the echo swaps
     // MACs only), so that is the filter.
@@ -359,7 +387,7 @@ int run_pktgen(const PktgenOptions& o) {
     }
 
     TrafficConfig cfg;
-    cfg.src_mac = src_mac ? *src_mac : device_mac(o.port).value_or(wire::MacAddress{{0x02, 0, 0, 0, 0, 0x01}});
+    cfg.src_mac = src_mac ? *src_mac : dev.mac.value_or(wire::MacAddress{{0x02, 0, 0, 0, 0, 0x01}});
     cfg.dst_mac = *dst_mac;
     cfg.src_ip = *src_ip;
     cfg.dst_ip = *dst_ip;
@@ -368,7 +396,7 @@ int run_pktgen(const PktgenOptions& o) {
     cfg.flows = o.flows;
     cfg.frame_size = o.size;
     // A tag per run, so that echoes of an earlier run still in a ring are
-    // not taken for this one's (zero is avoided only to look deliberate).
+    // not taken for this one's (never zero, the value a cleared header has).
     {
         std::uint64_t x = rdtsc() ^ (static_cast<std::uint64_t>(::getpid()) << 32);
         x ^= x >> 33;

@@ -149,7 +149,9 @@ class AfpacketPort final : public Port {
         Capabilities c;
         c.rx_queues = c.tx_queues = queue_count();
         c.zero_copy = false;
-        // A tagged frame: the MTU, the Ethernet header and one VLAN tag.
+        // The MTU and the Ethernet header, plus a VLAN tag on an Ethernet
+        // device: the largest frame the kernel sends, and the largest this
+        // port delivers with its tag put back.
         c.max_frame = tx_max_len_ + vlan_extra_;
         return c;
     }
