@@ -39,14 +39,22 @@ TscClock::TscClock(std::uint64_t calibration_ns) {
         KBNET_LOG_INFO("clock: no invariant TSC on this CPU; timing falls back to CLOCK_MONOTONIC");
         return;
     }
-    // Sample both clocks at the ends of a busy-waited span. Each end reads
-    // the TSC on both sides of clock_gettime and keeps the midpoint, which
-    // halves the error that the vDSO call's own duration adds.
+    // Sample both clocks at the ends of a busy-waited span. Each sample reads
+    // the TSC on both sides of clock_gettime and keeps the midpoint; of
+    // several tries it keeps the tightest pair, so a preemption between the
+    // reads (milliseconds on a loaded machine) cannot skew the rate.
     auto sample = [](std::uint64_t& tsc, std::uint64_t& ns) {
-        const std::uint64_t t0 = rdtsc();
-        ns = monotonic_ns();
-        const std::uint64_t t1 = rdtsc();
-        tsc = t0 + (t1 - t0) / 2;
+        std::uint64_t best = ~std::uint64_t{0};
+        for (int i = 0; i < 16; ++i) {
+            const std::uint64_t t0 = rdtsc();
+            const std::uint64_t n = monotonic_ns();
+            const std::uint64_t t1 = rdtsc();
+            if (t1 - t0 < best) {
+                best = t1 - t0;
+                tsc = t0 + (t1 - t0) / 2;
+                ns = n;
+            }
+        }
     };
     std::uint64_t tsc0 = 0, ns0 = 0, tsc1 = 0, ns1 = 0;
     sample(tsc0, ns0);

@@ -17,13 +17,31 @@ TEST(TscClock, now_is_monotonic_over_many_reads) {
     }
 }
 
+// Reads both clocks as close together as this machine allows: the pair
+// whose bracketing CLOCK_MONOTONIC reads are nearest, of several tries, so a
+// preemption in between does not count as clock error.
+static void read_pair(const TscClock& c, std::uint64_t& tsc_ns, std::uint64_t& mono_ns) {
+    std::uint64_t best = ~std::uint64_t{0};
+    for (int i = 0; i < 32; ++i) {
+        const std::uint64_t m0 = monotonic_ns();
+        const std::uint64_t t = c.now_ns();
+        const std::uint64_t m1 = monotonic_ns();
+        if (m1 - m0 < best) {
+            best = m1 - m0;
+            tsc_ns = t;
+            mono_ns = m0 + (m1 - m0) / 2;
+        }
+    }
+}
+
 TEST(TscClock, tracks_clock_monotonic_within_a_few_percent) {
     const TscClock& c = TscClock::instance();
-    const std::uint64_t t0 = c.now_ns(), m0 = monotonic_ns();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::uint64_t t1 = c.now_ns(), m1 = monotonic_ns();
+    std::uint64_t t0 = 0, m0 = 0, t1 = 0, m1 = 0;
+    read_pair(c, t0, m0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    read_pair(c, t1, m1);
     const double ratio = static_cast<double>(t1 - t0) / static_cast<double>(m1 - m0);
-    EXPECT_NEAR(ratio, 1.0, 0.05);
+    EXPECT_NEAR(ratio, 1.0, 0.02);
 }
 
 TEST(TscClock, starts_near_clock_monotonic) {
