@@ -72,6 +72,35 @@ check "after unload: no kbnet program and no XDP on the interface" \
         $TOPO_PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"kbnet_programs\"]))')\" = 0 && \
         ! ip -n $NSA link show va | grep -q xdp"
 
+# ---- kbnet pktgen -> kbnet l2echo at a moderate rate: nothing lost ----------
+topo_bg "$TMP/pg-echo.log" "${IN_A[@]}" "$KBNET" l2echo --port afxdp:va,steer=all --cores 0 --stats-interval 0
+echo_pid=$BG_PID
+wait_for "$TMP/pg-echo.log" "ready" || { cat "$TMP/pg-echo.log"; exit 1; }
+"${IN_B[@]}" env LIBXDP_BPFFS="$BPFFS" "$KBNET" pktgen --port afxdp:vb,steer=all --core 1 --rate 20000 \
+    --count 40000 --flows 8 --size 64 --src-mac "$MACB" --dst-mac "$MACA" --src-ip "$IPB" --dst-ip "$IPA" \
+    --wait-ms 1000 --stats-interval 0 --json >"$TMP/pg.json" 2>"$TMP/pg.log" || cat "$TMP/pg.log"
+kill -INT "$echo_pid" 2>/dev/null || true
+wait "$echo_pid" || true
+pg_tx=$(json_field "$TMP/pg.json" tx_packets 2>/dev/null || echo 0)
+pg_rx=$(json_field "$TMP/pg.json" rx_packets 2>/dev/null || echo 0)
+pg_lost=$(json_field "$TMP/pg.json" lost 2>/dev/null || echo -1)
+pg_p50=$(json_field "$TMP/pg.json" rtt_ns p50 2>/dev/null || echo -)
+pg_p999=$(json_field "$TMP/pg.json" rtt_ns p999 2>/dev/null || echo -)
+echo "     pktgen sent $pg_tx, got $pg_rx back, lost $pg_lost; round trip p50 ${pg_p50} ns, p99.9 ${pg_p999} ns"
+check "pktgen -> l2echo at 20 kpps over AF_XDP: all 40000 frames came back (lost $pg_lost)" \
+    test "$pg_tx" = 40000 -a "$pg_rx" = 40000 -a "$pg_lost" = 0
+
+# ---- missing privilege: exit 2, one line naming the fix ----------------------
+if command -v setpriv >/dev/null; then
+    rc=0
+    in_a setpriv --inh-caps=-all --bounding-set=-all "$KBNET" l2echo --port afxdp:va --duration 1 \
+        >"$TMP/priv.out" 2>"$TMP/priv.err" || rc=$?
+    check "no privilege: exit 2 with one line naming root or CAP_NET_ADMIN/CAP_BPF (rc $rc)" bash -c "
+        test $rc = 2 && test \$(grep -c error: $TMP/priv.err) = 1 && grep -q 'CAP_NET_ADMIN' $TMP/priv.err &&
+        grep -q 'CAP_BPF' $TMP/priv.err"
+    check "no privilege: nothing left attached" bash -c "! ip -n $NSA link show va | grep -q xdp"
+fi
+
 # ---- dpdk-testpmd generates, kbnet echoes, testpmd counts the echoes -------
 if command -v dpdk-testpmd >/dev/null; then
     topo_bg "$TMP/tp-echo.log" "${IN_A[@]}" "$KBNET" l2echo --port afxdp:va,queues=2 --cores 0-1 --duration 8 --json \

@@ -202,6 +202,14 @@ def test_echo(tmp):
     check(proc.returncode == 0 and reord >= 100 and s.get("lost") == 0 and s.get("duplicates") == 0,
           f"fault reorder=0.05: reordering counted, nothing lost (reordered {reord}, lost {s.get('lost')})")
 
+    # Two queues: each flow is sent on one queue, so the two queues' echoes
+    # interleave (reordered overall) but no flow is ever reordered.
+    proc, s = pktgen("--port", "pair:mq,queues=2", "--echo", "--flows", "8", "--count", "20000", "--rate", "50000",
+                     "--wait-ms", "2000", "--json")
+    check(proc.returncode == 0 and s.get("rx_packets") == 20000 and s.get("flow_reordered") == 0,
+          f"two queues, 8 flows: all back, none reordered within its flow (rx {s.get('rx_packets')}, "
+          f"reordered {s.get('reordered')}, within a flow {s.get('flow_reordered')})")
+
     # As fast as possible into a shallow ring: the ring is often full, and
     # the frames it refuses are held and renumbered, so the numbers that
     # come back are still a gap-free, in-order stream (echo-side overflow
