@@ -163,6 +163,8 @@ for label, key in rows:
     rate = rt.get("tx_mpps")
     print(f"  {label:<31}{mx.get('rx_mpps', 0):>12.3f}{mx.get('tx_mpps', 0):>10.3f}{lost:>8.1f}"
           f"{us('p50'):>12}{us('p99'):>9}{us('p999'):>10}{(rate or 0) * 1e6:>8.0f}")
+for echo, rates in sorted(d.get("rounds", {}).items()):
+    print(f"  rounds of {echo}: " + ", ".join("-" if r is None else f"{r:.3f}" for r in rates) + " Mpps (best kept)")
 k, t = d.get("kbnet_afxdp-max", {}).get("rx_mpps"), d.get("testpmd_afxdp-max", {}).get("rx_mpps")
 if k and t:
     ratio = k / t
