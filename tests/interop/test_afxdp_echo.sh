@@ -2,8 +2,8 @@
 # kbnet l2echo over an afxdp port, end to end on a veth pair between two
 # network namespaces made for this run (and deleted by it):
 #
-#   kbt-xa-* : va  <- kbnet l2echo --port afxdp:va   (10.77.N.1)
-#   kbt-xb-* : vb  <- scapy sender, kernel TCP peer  (10.77.N.2)
+#   kbt-a-*  : va  <- kbnet l2echo --port afxdp:va   (IPA, 10.x.y.1)
+#   kbt-b-*  : vb  <- scapy sender, kernel TCP peer  (IPB, 10.x.y.2)
 #
 # Checks: bad input gives exit code 2, one line, nothing attached (no
 # interface, queue out of range, MTU too large on either end); steer=all
@@ -35,70 +35,10 @@ command -v nc >/dev/null || skip "nc (netcat-openbsd) not installed; run make de
 "$PY" -c 'import socket; socket.socket(44, socket.SOCK_RAW, 0).close()' 2>/dev/null ||
     skip "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)"
 
-tag="$$-$RANDOM"
-NSA="kbt-xa-$tag"
-NSB="kbt-xb-$tag"
-NET="10.77.$((RANDOM % 200 + 20))"
-IPA="$NET.1"
-IPB="$NET.2"
-MACA="02:00:00:77:00:01"
-MACB="02:00:00:77:00:02"
+source "$HERE/lib/topology.sh"
 PORT=$((20000 + RANDOM % 10000))
-TMP=$(mktemp -d /tmp/kbt-afxdp-XXXXXX)
-BPFFS="$TMP/bpffs"
-pids=()
+topo_veth_pair 1
 
-cleanup() {
-    set +e
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    ip netns del "$NSA" 2>/dev/null
-    ip netns del "$NSB" 2>/dev/null
-    mountpoint -q "$BPFFS" && umount "$BPFFS"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok   $what"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $what"
-        failed=$((failed + 1))
-    fi
-}
-
-# ---- topology: both ends created inside their namespaces ---------------
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip -n "$NSA" link add va address "$MACA" type veth peer name vb netns "$NSB" address "$MACB"
-for ns in "$NSA" "$NSB"; do
-    ip -n "$ns" link set lo up
-    # No IPv6 chatter (router solicitations, MLD) in the captures.
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n "$NSA" addr add "$IPA/24" dev va
-ip -n "$NSB" addr add "$IPB/24" dev vb
-ip -n "$NSA" link set va up
-ip -n "$NSB" link set vb up
-ip -n "$NSA" neigh replace "$IPB" lladdr "$MACB" dev va nud permanent
-ip -n "$NSB" neigh replace "$IPA" lladdr "$MACA" dev vb nud permanent
-# The kernel side must put full checksums on what it sends to kbnet, and
-# GRO on the peer keeps frames that XDP redirects into a veth (peers.md).
-ip netns exec "$NSB" ethtool -K vb tx off >/dev/null
-ip netns exec "$NSB" ethtool -K vb gro on >/dev/null
-# One bpffs for every kbnet run of this test, so libxdp can find what an
-# earlier run pinned (`ip netns exec` gives each command its own /sys).
-mkdir -p "$BPFFS"
-mount -t bpf bpf "$BPFFS"
-
-in_a() { ip netns exec "$NSA" env LIBXDP_BPFFS="$BPFFS" "$@"; }
-in_b() { ip netns exec "$NSB" "$@"; }
 xdp_attached() { ip -n "$NSA" link show va | grep -qE 'xdp|prog/xdp'; }
 no_xdp_attached() { ! xdp_attached; }
 
@@ -111,7 +51,7 @@ echo_start() {
     ip netns exec "$NSA" env LIBXDP_BPFFS="$BPFFS" "$KBNET" l2echo --stats-interval 0 "$@" \
         >"$TMP/$name.json" 2>"$TMP/$name.log" &
     ECHO_PID=$!
-    pids+=("$ECHO_PID")
+    topo_pids+=("$ECHO_PID")
     local i
     for i in $(seq 100); do
         grep -q "ready" "$TMP/$name.log" 2>/dev/null && return 0
@@ -122,7 +62,6 @@ echo_start() {
     cat "$TMP/$name.log" >&2
     return 1
 }
-json_field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 # ---- bad input: exit code 2, one line, nothing attached -----------------
 bad_input() {  # bad_input NAME EXPECTED-TEXT PORT-SPEC
@@ -162,7 +101,7 @@ check "steer=all: XDP program detached after a clean exit" no_xdp_attached
 if "$KBNET" l2echo --help 2>&1 | grep -q -- "--filter"; then
     echo_start filtered --port "afxdp:va" --filter "udp:$PORT" --duration 8 --json
     ip netns exec "$NSA" timeout 10 nc -l "$IPA" 5001 >"$TMP/tcp.out" &
-    pids+=($!)
+    topo_pids+=($!)
     sleep 0.3
     printf 'kernel tcp beside kbnet\n' | in_b timeout 5 nc -N "$IPA" 5001 || true
     sleep 0.3
@@ -198,5 +137,4 @@ check "after kill -9: the next start replaces the stale program (and says so)" \
     grep -q "left behind by process" "$TMP/after_kill.log"
 check "after kill -9: the next run exits 0 and leaves nothing attached" test "$rc" = 0 -a "$(xdp_attached && echo y || echo n)" = n
 
-echo "afxdp echo: $passed passed, $failed failed"
-((failed == 0))
+topo_finish
