@@ -54,4 +54,22 @@ void FramePool::free(std::span<const PacketHandle> handles) noexcept {
     }
 }
 
+std::size_t FramePool::free_owned(std::span<const PacketHandle> handles) noexcept {
+    bool all_owned = true;
+    for (const PacketHandle& h : handles) all_owned = all_owned && owns(h.frame);
+    if (KBNET_LIKELY(all_owned)) {
+        free(handles);
+        return 0;
+    }
+    std::size_t foreign = 0;
+    for (const PacketHandle& h : handles) {
+        if (owns(h.frame)) {
+            free(h);
+        } else {
+            ++foreign;
+        }
+    }
+    return foreign;
+}
+
 }  // namespace kbnet

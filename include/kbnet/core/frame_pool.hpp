@@ -41,6 +41,12 @@ class FramePool {
     void free(std::span<const PacketHandle> handles) noexcept;
     void free(PacketHandle h) noexcept { free(std::span<const PacketHandle>(&h, 1)); }
 
+    // Frees the handles whose frames this pool owns and leaves the others
+    // alone, returning how many those were: for a port that must count a
+    // caller's foreign handle (another queue's, another port's) rather than
+    // assert on it. All owned is the common case and costs one pass more.
+    [[nodiscard]] std::size_t free_owned(std::span<const PacketHandle> handles) noexcept;
+
     [[nodiscard]] std::uint64_t bad_frees() const noexcept { return bad_frees_; }
 
   private:

@@ -159,3 +159,20 @@ TEST_F(FramePoolTest, freeing_more_than_was_allocated_is_a_bad_free) {
 
 }  // namespace
 }  // namespace kbnet
+
+TEST(FramePoolFreeOwned, frees_owned_frames_and_counts_foreign_ones_without_touching_them) {
+    kbnet::BufferAreaConfig cfg;
+    cfg.frame_count = 8;
+    cfg.hugepages = false;
+    const kbnet::BufferArea area(cfg);
+    kbnet::FramePool pool(area, 0, 4);
+    std::array<kbnet::PacketHandle, 4> got{};
+    ASSERT_EQ(pool.alloc_burst(got), 4u);
+    // Two of ours, one from frames 4..7 (another pool's).
+    const std::array<kbnet::PacketHandle, 3> mixed = {got[0], kbnet::PacketHandle{6, 0, 0}, got[1]};
+    EXPECT_EQ(pool.free_owned(mixed), 1u);
+    EXPECT_EQ(pool.available(), 2u);
+    EXPECT_EQ(pool.bad_frees(), 0u);
+    EXPECT_EQ(pool.free_owned(std::span(got).subspan(2)), 0u);
+    EXPECT_EQ(pool.available(), 4u);
+}
