@@ -30,6 +30,7 @@
 #include "kbnet/port/port.hpp"
 #include "kbnet/port/spec.hpp"
 #include "port/afpacket/afpacket_port.hpp"
+#include "unit/port/privilege_test_support.hpp"
 
 using namespace kbnet;
 using namespace kbnet::port;
@@ -222,21 +223,8 @@ TEST(AfpacketErrors, without_cap_net_raw_the_error_names_it_and_root) {
         return;
     }
     // As root, a child drops its effective capabilities first.
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-        __user_cap_data_struct data[2]{};
-        if (::syscall(SYS_capget, &hdr, data) != 0) ::_exit(3);
-        data[0].effective = 0;
-        data[1].effective = 0;
-        if (::syscall(SYS_capset, &hdr, data) != 0) ::_exit(3);
-        ::_exit(check() ? 0 : 1);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "child could not drop capabilities (3) or got another message (1)";
+    EXPECT_EQ(test_support::run_without_capabilities(check), 0)
+        << "child could not drop capabilities (3) or got another message (1)";
 }
 
 TEST(AfpacketErrors, interface_down_is_an_error_naming_the_fix) {

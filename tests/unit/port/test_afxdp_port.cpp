@@ -16,6 +16,7 @@
 #include "kbnet/port/steering.hpp"
 #include "port/afxdp/afxdp_port.hpp"
 #include "port/afxdp/netdev.hpp"
+#include "unit/port/privilege_test_support.hpp"
 
 using namespace kbnet;
 using namespace kbnet::port;
@@ -93,21 +94,8 @@ TEST(AfxdpErrors, without_privilege_the_error_names_root_and_the_capabilities) {
         EXPECT_TRUE(check()) << open_error("afxdp:lo");
         return;
     }
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-        __user_cap_data_struct data[2]{};
-        if (::syscall(SYS_capget, &hdr, data) != 0) ::_exit(3);
-        data[0].effective = 0;
-        data[1].effective = 0;
-        if (::syscall(SYS_capset, &hdr, data) != 0) ::_exit(3);
-        ::_exit(check() ? 0 : 1);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "child could not drop capabilities (3) or got another message (1)";
+    EXPECT_EQ(test_support::run_without_capabilities(check), 0)
+        << "child could not drop capabilities (3) or got another message (1)";
 }
 
 TEST(AfxdpErrors, queue_index_out_of_range_names_the_count) {
