@@ -95,6 +95,11 @@ def main():
         check(proc.returncode == 2, f"junk file: exit code 2 (got {proc.returncode})")
         check("not a pcap file" in proc.stderr, f"junk file: says 'not a pcap file' ({proc.stderr.strip()[:200]})")
 
+        # `kbnet help` describes the command and its subcommands, not itself.
+        proc = subprocess.run([KBNET, "help"], capture_output=True, text=True, timeout=60)
+        check(proc.returncode == 0 and "l2echo" in proc.stdout and "pktgen" in proc.stdout,
+              "kbnet help lists the subcommands")
+
         # A bad spec: exit code 2 and the grammar.
         proc = subprocess.run([KBNET, "l2echo", "--port", "nic:eth0"], capture_output=True, text=True, timeout=60)
         check(proc.returncode == 2 and "port spec grammar" in proc.stderr, "bad spec: exit 2 with the grammar")

@@ -15,10 +15,13 @@ int main(int argc, char** argv) {
     app.failure_message(CLI::FailureMessage::help);
 
     std::vector<Command> commands;
-    commands.push_back({app.add_subcommand("help", "Show this help"), [&app] {
-                            std::fputs(app.help().c_str(), stdout);
-                            return kExitOk;
-                        }});
+    commands.push_back(
+        {app.add_subcommand("help", "Show this help"), [&app] {
+             // app.help() would describe the chosen subcommand (help itself).
+             std::fputs(app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal).c_str(),
+                        stdout);
+             return kExitOk;
+         }});
     commands.push_back(add_l2echo(app));
     commands.push_back(add_xdp(app));
     commands.push_back(add_pktgen(app));
