@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/wire/fixtures.hpp"
+
 #include "kbnet/wire/ethernet.hpp"
 
 namespace kbnet::wire {
@@ -15,23 +17,8 @@ namespace {
 // Fixtures (checked with tshark): "who-has 192.168.1.1 tell 192.168.1.10"
 // broadcast by Linux, padded to the minimum frame; the router's reply.
 // clang-format off
-constexpr std::array<std::uint8_t, 60> kArpRequestFrame = {
-    // destination ff:ff:ff:ff:ff:ff (broadcast)
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    // source 52:54:00:12:34:56
-    0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
-    // EtherType 0x0806 (ARP)
-    0x08, 0x06,
-    // ARP: htype 1, ptype 0x0800, hlen 6, plen 4, op 1 (request)
-    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
-    // sender 52:54:00:12:34:56 192.168.1.10
-    0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0xc0, 0xa8, 0x01, 0x0a,
-    // target 00:00:00:00:00:00 192.168.1.1
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0xa8, 0x01, 0x01,
-    // padding to the 60-byte minimum frame
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-};
+constexpr const auto& kArpRequestFrame = fixtures::kArpRequestFrame;
+
 
 constexpr std::array<std::uint8_t, 28> kArpReply = {
     // htype 1 (Ethernet), ptype 0x0800, hlen 6, plen 4, op 2 (reply)
