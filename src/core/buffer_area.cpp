@@ -1,6 +1,8 @@
 #include "kbnet/core/buffer_area.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cerrno>
@@ -43,6 +45,10 @@ BufferArea::BufferArea(const BufferAreaConfig& config) {
     headroom_ = config.headroom;
     const std::size_t wanted = static_cast<std::size_t>(config.frame_count) << frame_shift_;
 
+    if (config.shared) {
+        map_shared(config, wanted);
+        return;
+    }
     void* p = MAP_FAILED;
     if (config.hugepages) {
         size_ = round_up(wanted, kHugePage);
@@ -73,8 +79,48 @@ BufferArea::BufferArea(const BufferAreaConfig& config) {
                    page_kind_ == PageKind::huge_2m ? "2 MiB huge" : "ordinary");
 }
 
+void BufferArea::map_shared(const BufferAreaConfig& config, std::size_t wanted) {
+    // A memfd with MFD_ALLOW_SEALING: the size is sealed once set, so a peer
+    // that maps size_bytes() can trust the object never shrinks under it
+    // (a shrink would turn its loads into SIGBUS).
+    const auto create = [&](unsigned flags, std::size_t size) -> bool {
+        const int fd = ::memfd_create("kbnet-buffers", MFD_CLOEXEC | MFD_ALLOW_SEALING | flags);
+        if (fd < 0) return false;
+        void* p = MAP_FAILED;
+        if (::ftruncate(fd, static_cast<off_t>(size)) == 0) {
+            p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        }
+        if (p == MAP_FAILED) {
+            ::close(fd);
+            return false;
+        }
+        (void)::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        fd_ = fd;
+        base_ = static_cast<std::uint8_t*>(p);
+        size_ = size;
+        return true;
+    };
+    if (config.hugepages && create(MFD_HUGETLB, round_up(wanted, kHugePage))) {
+        page_kind_ = PageKind::huge_2m;
+    } else {
+        if (config.hugepages) {
+            KBNET_LOG_INFO("buffer area: no free 2 MiB hugepages for a shared {} KiB area; using ordinary pages",
+                           round_up(wanted, kHugePage) >> 10);
+        }
+        if (!create(0, round_up(wanted, 4096))) {
+            throw std::system_error(errno, std::generic_category(),
+                                    "buffer area: cannot create a shared memory file (memfd) of " +
+                                        std::to_string(round_up(wanted, 4096)) + " bytes");
+        }
+        page_kind_ = PageKind::normal;
+    }
+    KBNET_LOG_INFO("buffer area: {} frames of {} bytes ({} KiB) in shared memory on {} pages", frame_count_,
+                   frame_size(), size_ >> 10, page_kind_ == PageKind::huge_2m ? "2 MiB huge" : "ordinary");
+}
+
 BufferArea::~BufferArea() {
     if (base_ != nullptr) ::munmap(base_, size_);
+    if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace kbnet

@@ -21,6 +21,10 @@ struct BufferAreaConfig {
     std::uint32_t frame_size = 2048;  // power of two, 256 .. 65536
     std::uint16_t headroom = 256;     // bytes kept free in front of a new packet
     bool hugepages = true;            // try hugepages first
+    // Back the area with a memfd mapped MAP_SHARED, so its file descriptor
+    // can be handed to another process (memif passes it with SCM_RIGHTS and
+    // the peer maps the same frames: zero copy across processes).
+    bool shared = false;
 };
 
 enum class PageKind : std::uint8_t { normal, huge_2m };
@@ -41,6 +45,9 @@ class BufferArea {
     [[nodiscard]] std::uint32_t frame_size() const noexcept { return 1u << frame_shift_; }
     [[nodiscard]] std::uint16_t headroom() const noexcept { return headroom_; }
     [[nodiscard]] PageKind page_kind() const noexcept { return page_kind_; }
+    // The memfd behind a shared area (config.shared), -1 otherwise. The area
+    // keeps it open for its lifetime; a receiver of a dup maps size_bytes().
+    [[nodiscard]] int fd() const noexcept { return fd_; }
 
     // A handle for an empty packet at the start of a frame's data room.
     [[nodiscard]] PacketHandle fresh(std::uint32_t frame) const noexcept { return {frame, headroom_, 0}; }
@@ -80,12 +87,15 @@ class BufferArea {
     }
 
   private:
+    void map_shared(const BufferAreaConfig& config, std::size_t wanted);
+
     std::uint8_t* base_ = nullptr;
     std::size_t size_ = 0;
     std::uint32_t frame_count_ = 0;
     std::uint32_t frame_shift_ = 0;
     std::uint16_t headroom_ = 0;
     PageKind page_kind_ = PageKind::normal;
+    int fd_ = -1;
 };
 
 }  // namespace kbnet

@@ -94,6 +94,11 @@ class Port {
     // its end, a pair whose peer has gone. Live devices never finish.
     [[nodiscard]] virtual bool rx_finished(std::uint16_t /*queue*/) const noexcept { return false; }
 
+    // False while a port that needs a peer has none (a memif port waiting
+    // for its server or client): rx_burst returns nothing and tx_burst takes
+    // nothing until it comes. Devices and files are always up.
+    [[nodiscard]] virtual bool link_up() const noexcept { return true; }
+
     // Which received traffic reaches this port, for ports that share their
     // device with the kernel (afxdp); nullptr for the others.
     [[nodiscard]] virtual Steering* steering() noexcept { return nullptr; }

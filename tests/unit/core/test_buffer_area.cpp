@@ -9,6 +9,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "kbnet/core/log.hpp"
 
 namespace kbnet {
@@ -153,6 +156,28 @@ TEST_F(BufferAreaTest, largest_frames_work_with_16_bit_offsets) {
     PacketHandle h = area.fresh(3);
     EXPECT_EQ(area.tailroom(h), 65536u - 256u);
     EXPECT_EQ(area.from_address(area.address(h), 0), h);
+}
+
+TEST_F(BufferAreaTest, shared_area_is_visible_through_its_memfd_and_cannot_be_resized) {
+    BufferAreaConfig c = small_config();
+    c.shared = true;
+    BufferArea area(c);
+    ASSERT_GE(area.fd(), 0);
+    // A second mapping of the fd, as a memif peer makes, sees the same bytes.
+    void* peer = ::mmap(nullptr, area.size_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, area.fd(), 0);
+    ASSERT_NE(peer, MAP_FAILED);
+    area.frame_start(3)[7] = 0x5a;
+    EXPECT_EQ(static_cast<std::uint8_t*>(peer)[3 * area.frame_size() + 7], 0x5a);
+    static_cast<std::uint8_t*>(peer)[0] = 0xa5;
+    EXPECT_EQ(area.frame_start(0)[0], 0xa5);
+    ::munmap(peer, area.size_bytes());
+    // Sealed: the peer can rely on the size it was told.
+    EXPECT_NE(::ftruncate(area.fd(), 0), 0);
+}
+
+TEST_F(BufferAreaTest, private_area_has_no_fd) {
+    BufferArea area(small_config());
+    EXPECT_EQ(area.fd(), -1);
 }
 
 }  // namespace
