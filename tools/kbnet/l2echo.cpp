@@ -43,6 +43,7 @@ struct EchoOptions {
     std::string cores;                 // CPU list; empty = one unpinned thread
     std::vector<std::string> filters;  // udp:PORT[@ADDR], tcp:PORT[@ADDR]
     bool feed = false;
+    bool sink = false;  // receive and free: a pure receiver for benchmarks
     unsigned feed_size = 64;
 };
 
@@ -96,9 +97,14 @@ inline void swap_macs(std::uint8_t* frame) noexcept {
 
 // One pass over one queue: receive a burst, echo it. Returns the number of
 // frames received (0 = idle).
-std::uint16_t echo_burst(port::Port& p, std::uint16_t q, std::span<PacketHandle> pkts, EchoCounters& ec) noexcept {
+std::uint16_t echo_burst(port::Port& p, std::uint16_t q, std::span<PacketHandle> pkts, EchoCounters& ec,
+                         bool sink) noexcept {
     const std::uint16_t n = p.rx_burst(q, pkts);
     if (n == 0) return 0;
+    if (sink) {
+        p.free(q, pkts.first(n));
+        return n;
+    }
     // Compact in place: runts are freed, the rest get their MACs swapped.
     std::uint16_t keep = 0;
     std::array<PacketHandle, 256> runts;
@@ -131,13 +137,13 @@ double mpps(std::uint64_t packets, double seconds) {
 // Polls its queues until stop, the deadline, or (for finite inputs) the
 // end of every one of its queues.
 void worker_loop(port::Port& p, std::span<const std::uint16_t> queues, unsigned burst, std::uint64_t deadline_ns,
-                 const std::atomic<bool>& stop, EchoCounters& ec) {
+                 const std::atomic<bool>& stop, EchoCounters& ec, bool sink) {
     const TscClock& clock = TscClock::instance();
     std::vector<PacketHandle> pkts(burst);
     std::uint32_t polls = 0;
     for (;;) {
         std::uint32_t got = 0;
-        for (std::uint16_t q : queues) got += echo_burst(p, q, pkts, ec);
+        for (std::uint16_t q : queues) got += echo_burst(p, q, pkts, ec, sink);
         if (got == 0) {
             bool finished = true;
             for (std::uint16_t q : queues) {
@@ -231,6 +237,14 @@ int run_l2echo(const EchoOptions& o) {
         });
     }
 
+    // A port with a peer (memif) carries nothing until the peer is there;
+    // the clock starts when it is.
+    if (!p->link_up()) {
+        fmt::print(stderr, "l2echo: waiting for the peer of {}\n", o.port);
+        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (stop_requested()) return kExitOk;
+    }
+
     // Queue q goes to worker q % workers.
     std::vector<std::vector<std::uint16_t>> owned(workers);
     for (std::uint16_t q = 0; q < queues; ++q) owned[q % workers].push_back(q);
@@ -251,7 +265,7 @@ int run_l2echo(const EchoOptions& o) {
                     stop.store(true);
                 }
             }
-            if (pin_errors[w].empty()) worker_loop(*p, owned[w], o.burst, deadline, stop, counters[w]);
+            if (pin_errors[w].empty()) worker_loop(*p, owned[w], o.burst, deadline, stop, counters[w], o.sink);
             running.fetch_sub(1);
         });
     }
@@ -306,6 +320,12 @@ int run_l2echo(const EchoOptions& o) {
         {"port_tx_dropped", t.tx_dropped},
         {"port_rx_errors", t.rx_errors},
         {"workers", workers},
+        // Every worker busy-polls its CPU: the cycles it spent per packet
+        // received, at the TSC's rate.
+        {"cycles_per_packet", t.rx_packets > 0 ? clock.cycles_per_ns() * seconds * 1e9 * workers /
+                                                     static_cast<double>(t.rx_packets)
+                                               : 0.0},
+        {"tsc_ghz", clock.cycles_per_ns()},
     };
     nlohmann::json per_queue = nlohmann::json::array();
     for (std::uint16_t q = 0; q < queues; ++q) {
@@ -374,6 +394,7 @@ Command add_l2echo(CLI::App& app) {
                     "afxdp: echo only this flow, leave the rest to the kernel (udp:PORT or tcp:PORT[@IPV4]; "
                     "repeatable). Without it every frame on the port's queues is echoed")
         ->option_text("FLOW");
+    sub->add_flag("--sink", opts->sink, "Receive and drop (count) instead of echoing: a receiver for benchmarks");
     sub->add_flag("--feed", opts->feed,
                   "pair ports only: run a traffic generator on the pair's other end in this process");
     sub->add_option("--feed-size", opts->feed_size, "Size of the feeder's frames in bytes")

@@ -442,6 +442,13 @@ int run_pktgen(const PktgenOptions& o) {
         }
     }
 
+    // A port with a peer (memif) carries nothing until the peer is there;
+    // sending starts when it is.
+    if (!p->link_up()) {
+        fmt::print(stderr, "pktgen: waiting for the peer of {}\n", o.port);
+        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+
     Generator gen(*p, *tmpl, o);
     const std::uint16_t queues = p->queue_count();
     const std::uint32_t tx_queues = gen.tx_queues();

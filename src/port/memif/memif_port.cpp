@@ -29,6 +29,7 @@ using namespace memif;
 
 constexpr int kRetryMs = 250;          // client: how often to look for a server that is not there
 constexpr std::uint16_t kRegionBuffers = 1;  // client: region index of the buffer area
+constexpr std::string_view kClosedReason = "interface closed";  // DISCONNECT of an orderly shutdown
 
 #if defined(__x86_64__) || defined(__i386__)
 inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
@@ -104,7 +105,7 @@ class MemifPort final : public Port {
         stop_.store(true, std::memory_order_release);
         wake();
         if (control_.joinable()) control_.join();
-        if (conn_.valid()) (void)send_message(conn_.get(), make_disconnect("interface closed"));
+        if (conn_.valid()) (void)send_message(conn_.get(), make_disconnect(kClosedReason));
         retire_session();
         if (settings_.server) unlink_control(settings_.socket);
     }
@@ -594,7 +595,10 @@ class MemifPort final : public Port {
             }
             if (!step.peer_said.empty()) {
                 const std::uint64_t now = coarse_now_ns();
-                if (session_.load() != nullptr || now - last_refusal_log > 5'000'000'000ull) {
+                if (step.peer_said.starts_with(kClosedReason)) {
+                    KBNET_LOG_INFO("memif {}: the peer disconnected: {}", settings_.socket, step.peer_said);
+                } else if (session_.load() != nullptr || now - last_refusal_log > 5'000'000'000ull) {
+                    // A refusal: the client retries, so say it once in a while.
                     KBNET_LOG_WARN("memif {}: the peer disconnected: {}", settings_.socket, step.peer_said);
                     last_refusal_log = now;
                 }
