@@ -133,7 +133,7 @@ Result<Ipv4ReassemblyOutcome> Ipv4Reassembler::add(const wire::Ipv4View& fragmen
 
     // The datagram may not grow past max_datagram_size (at most 65535, the
     // total length field's range): the "ping of death" of 1996 was a last
-    // fragment at offset 65528 that made a 65543-byte datagram. The header
+    // fragment near offset 65528 that made a datagram past 65535 bytes. The header
     // header counted is fragment zero's once it is known (it is the header
     // the datagram will carry), and until then the smallest one can be.
     std::size_t header_len = wire::kIpv4MinHeaderLen;

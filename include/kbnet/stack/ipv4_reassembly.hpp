@@ -20,8 +20,9 @@
 //    segments"), and RFC 5722 §4 requires it for IPv6, because overlaps are
 //    how fragment attacks smuggle data past filters.
 //  - An exact duplicate (same offset and length as a fragment already held)
-//    is ignored and the datagram kept, as RFC 8200 §4.5 allows and Linux
-//    does; the first copy's bytes win and the duplicate's are not compared.
+//    is ignored and the datagram kept, as RFC 8200 §4.5 allows (Linux also
+//    keeps the datagram); the first copy's bytes win, the duplicate's are
+//    not compared.
 //  - A full table or memory refuses the new datagram (it is not the oldest
 //    that is evicted): eviction lets a flood of fresh fragments kill every
 //    legitimate datagram in progress, while refusal keeps the ones already
@@ -31,7 +32,7 @@
 //    suggested 60-120 s: the 16-bit identification wraps within seconds at
 //    today's rates, and the longer a stale datagram waits the likelier a
 //    fragment of a later datagram with the same id is glued into it
-//    (RFC 4963 §2); it also frees buffers held by junk sooner.
+//    (RFC 4963); it also frees buffers held by junk sooner.
 //  - Timeouts happen only in expire(), never inside add(), so that every
 //    expiry can report the first fragment for an ICMP Time Exceeded message
 //    (RFC 1122 §3.3.2). The poll loop calls expire() in its timer phase;
