@@ -21,5 +21,6 @@ struct Command {
 Command add_l2echo(CLI::App& app);
 Command add_xdp(CLI::App& app);
 Command add_pktgen(CLI::App& app);
+Command add_stackdump(CLI::App& app);
 
 }  // namespace kbnet::tools

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     commands.push_back(add_l2echo(app));
     commands.push_back(add_xdp(app));
     commands.push_back(add_pktgen(app));
+    commands.push_back(add_stackdump(app));
 
     try {
         app.parse(argc, argv);
