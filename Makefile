@@ -63,7 +63,7 @@ test-asan: deps $(ASAN)/build.ninja
 test-tsan: deps $(TSAN)/build.ninja
 	cmake --build $(TSAN) -j $(JOBS) --target core_tests port_tests
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/core_tests --gtest_filter='*thread*:*Thread*'
-	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/port_tests --gtest_filter='*thread*:*Thread*'
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/port_tests --gtest_filter='*thread*:*Thread*:Memif*'
 
 test-fuzz: deps $(FUZZ)/build.ninja
 	cmake --build $(FUZZ) -j $(JOBS) --target fuzz_all

@@ -59,6 +59,7 @@ struct PktgenOptions {
     unsigned burst = kDefaultBurst;
     int core = -1;
     unsigned wait_ms = 200;
+    double linger = 0;  // seconds the port stays open after the summary
     double stats_interval = 1;
     bool echo = false;
 };
@@ -613,6 +614,13 @@ int run_pktgen(const PktgenOptions& o) {
                        c.no_buffer);
         }
     }
+    if (o.linger > 0) {
+        // The summary is out; the port (and a memif peer's connection, whose
+        // counters DPDK forgets on disconnect) stays up a while longer.
+        std::fflush(stdout);
+        const std::uint64_t until = clock.now_ns() + static_cast<std::uint64_t>(o.linger * 1e9);
+        while (clock.now_ns() < until && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     return kExitOk;
 }
 
@@ -645,6 +653,11 @@ Command add_pktgen(CLI::App& app) {
     sub->add_flag("--json", opts->json, "Print the summary as one JSON object on stdout (periodic lines go to stderr)");
     sub->add_option("--burst", opts->burst, "Frames per tx/rx burst")->capture_default_str();
     sub->add_option("--core", opts->core, "Pin the polling thread to this CPU")->check(CLI::NonNegativeNumber);
+    sub->add_option("--linger", opts->linger,
+                    "Keep the port open SEC seconds after printing the summary (a memif peer can read its counters "
+                    "before the link goes down)")
+        ->check(CLI::NonNegativeNumber)
+        ->option_text("SEC");
     sub->add_option("--wait-ms", opts->wait_ms, "After sending, wait up to this many milliseconds for the last echoes")
         ->capture_default_str();
     sub->add_option("--stats-interval", opts->stats_interval, "Print rates every SEC seconds (0: only at the end)")

@@ -597,10 +597,13 @@ class MemifPort final : public Port {
                 const std::uint64_t now = coarse_now_ns();
                 if (step.peer_said.starts_with(kClosedReason)) {
                     KBNET_LOG_INFO("memif {}: the peer disconnected: {}", settings_.socket, step.peer_said);
-                } else if (session_.load() != nullptr || now - last_refusal_log > 5'000'000'000ull) {
-                    // A refusal: the client retries, so say it once in a while.
+                } else if (session_.load() != nullptr || step.peer_said != last_refusal_ ||
+                           now - last_refusal_log > 5'000'000'000ull) {
+                    // A refusal: the client retries, so a repeat of the same
+                    // reason is said once in a while, a new reason at once.
                     KBNET_LOG_WARN("memif {}: the peer disconnected: {}", settings_.socket, step.peer_said);
                     last_refusal_log = now;
+                    last_refusal_ = step.peer_said;
                 }
                 drop("", false);
                 return;
@@ -671,6 +674,7 @@ class MemifPort final : public Port {
     Fd conn_;
     std::unique_ptr<ServerHandshake> server_hs_;
     std::unique_ptr<ClientHandshake> client_hs_;
+    std::string last_refusal_;  // control thread: the peer's last refusal reason, to log changes at once
     std::atomic<bool> stop_{false};
     std::thread control_;
 };
