@@ -174,9 +174,64 @@ else:
 PY
 }
 
+# ---- section: memif (issue 4) -------------------------------------------------
+run_memif() {
+    echo "bench: memif: testpmd vs kbnet receivers, kbnet round trips..." >&2
+    bash "$(dirname "$0")/bench_memif.sh" "$BUILD" "$OUT_DIR/memif.json"
+}
+
+report_memif() {
+    python3 - "$OUT_DIR/memif.json" <<'PY'
+import json
+import sys
+
+d = json.load(open(sys.argv[1]))
+ghz = d.get("tsc_ghz")
+cpp = lambda mpps: f"{ghz * 1e3 / mpps:.0f}" if ghz and mpps else "-"
+print()
+print("memif, 64-byte frames, receiver on CPU 0, generator on CPU 1 (one core each)")
+if "skipped_testpmd" in d:
+    print(f"  receivers from dpdk-testpmd txonly: skipped ({d['skipped_testpmd']})")
+else:
+    tp, kb = d["testpmd_rx"], d["kbnet_rx"]
+    print("  generator: dpdk-testpmd txonly as memif server, the same for both receivers")
+    print(f"  {'receiver (memif client)':<38}{'rx Mpps':>9}{'busy cycles/pkt':>17}{'one-core capacity':>19}")
+    cap = lambda c: f"{ghz * 1e3 / c:.1f} Mpps" if ghz and c else "-"
+    for label, r in (("(a) dpdk-testpmd rxonly", tp), ("(b) kbnet l2echo --sink (zero copy)", kb)):
+        c = r.get("busy_cycles_per_packet")
+        print(f"  {label:<38}{r['mpps'] or 0:>9.2f}{(f'{c:.1f}' if c else '-'):>17}{cap(c):>19}")
+    gen = kb.get("generator_mpps")
+    if gen:
+        print(f"  both keep up with the generator ({gen:.2f} Mpps during (b)), so the rates tie there; the busy")
+        print("  cycles per packet (bursts that carried packets, as testpmd --record-core-cycles counts) decide")
+    print("  rounds (busy cycles/pkt): testpmd " + ", ".join(f"{x or 0:.1f}" for x in d["testpmd_rx_rounds"]) +
+          "; kbnet " + ", ".join(f"{x or 0:.1f}" for x in d["kbnet_rx_rounds"]) + " (best kept)")
+    tc, kc = tp.get("busy_cycles_per_packet"), kb.get("busy_cycles_per_packet")
+    if tc and kc:
+        r = tc / kc
+        print(f"  kbnet receiver / testpmd receiver (capacity, cycles ratio): {r:.2f}x   target >= 1.3x   "
+              f"{'PASS' if r >= 1.3 else 'MISS'}")
+mx, rt = d.get("kk_max", {}), d.get("kk_rtt", {})
+print("  (c) kbnet pktgen (client, CPU 1) <-> kbnet l2echo (server, CPU 0), both kbnet, no kernel in the path")
+if mx:
+    print(f"      full rate: sent {mx.get('tx_mpps', 0):.2f} Mpps, echoed back {mx.get('rx_mpps', 0):.2f} Mpps, "
+          f"lost {mx.get('lost', '-')}")
+r = rt.get("rtt_ns", {})
+if r:
+    p50 = r["p50"] / 1000
+    print(f"      round trip at {rt.get('tx_mpps', 0) * 1e6:.0f} pps: p50 {p50:.2f} us  p99 {r['p99'] / 1000:.2f} us  "
+          f"p99.9 {r['p999'] / 1000:.2f} us  max {r['max'] / 1000:.1f} us")
+    print(f"      round trip p50 {p50:.2f} us   target < 1 us   {'PASS' if p50 < 1 else 'MISS'}")
+else:
+    print("      round trip: no result   MISS")
+PY
+}
+
 mkdir -p "$OUT_DIR"
 run_micro
 report
+run_memif
+report_memif
 if [[ ${KBNET_BENCH_SKIP_NET:-0} != 1 ]]; then
     run_l2echo
     report_l2echo
