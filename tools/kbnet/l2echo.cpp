@@ -142,6 +142,7 @@ void worker_loop(port::Port& p, std::span<const std::uint16_t> queues, unsigned 
     const TscClock& clock = TscClock::instance();
     std::vector<PacketHandle> pkts(burst);
     std::uint32_t polls = 0;
+    std::uint32_t idle = 0;
     for (;;) {
         std::uint32_t got = 0;
         for (std::uint16_t q : queues) {
@@ -153,7 +154,11 @@ void worker_loop(port::Port& p, std::span<const std::uint16_t> queues, unsigned 
             if (n > 0) ec.busy_cycles += rdtsc() - t0;
             got += n;
         }
+        if (got > 0) idle = 0;
         if (got == 0) {
+            // A port in interrupt mode (memif) lets a lone idle queue sleep
+            // until its peer kicks it, instead of spinning.
+            if (queues.size() == 1 && ++idle >= 64 && p.wait_rx(queues[0], 10)) idle = 0;
             bool finished = true;
             for (std::uint16_t q : queues) {
                 p.flush(q);

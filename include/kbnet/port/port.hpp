@@ -99,6 +99,12 @@ class Port {
     // nothing until it comes. Devices and files are always up.
     [[nodiscard]] virtual bool link_up() const noexcept { return true; }
 
+    // Blocks until queue may have packets or timeout_ms passes, for a
+    // receiver with nothing to do that would rather sleep than spin. Ports
+    // that can wait (memif in mode=interrupt) return true; the others return
+    // false at once, and the caller goes on polling.
+    [[nodiscard]] virtual bool wait_rx(std::uint16_t /*queue*/, int /*timeout_ms*/) noexcept { return false; }
+
     // Which received traffic reaches this port, for ports that share their
     // device with the kernel (afxdp); nullptr for the others.
     [[nodiscard]] virtual Steering* steering() noexcept { return nullptr; }

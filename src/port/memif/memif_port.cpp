@@ -159,6 +159,36 @@ class MemifPort final : public Port {
         counters_of(queue).rx_errors += queues_[queue]->pool->free_owned(pkts);
     }
 
+    bool wait_rx(std::uint16_t queue, int timeout_ms) noexcept override {
+        if (!settings_.handshake.interrupt) return false;
+        Queue& q = *queues_[queue];
+        Session* s = enter(q, queue);
+        if (s == nullptr || queue >= s->c2s.size()) {
+            leave(q);
+            // No peer: nothing can arrive; sleep rather than spin.
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeout_ms, 10)));
+            return true;
+        }
+        const RingRef& r = settings_.server ? s->c2s[queue] : s->s2c[queue];
+        // Our receive ring's MASK_INT is clear in interrupt mode, so the peer
+        // writes the eventfd after every burst it publishes. Reset the
+        // counter, then look at the ring: a burst published after the look
+        // leaves the eventfd readable and poll() returns at once (no lost
+        // wakeup).
+        std::uint64_t v;
+        (void)!::read(r.eventfd, &v, sizeof v);
+        const std::uint16_t published = settings_.server ? r.head().load(std::memory_order_acquire)
+                                                         : r.tail().load(std::memory_order_acquire);
+        if (published == q.rx_next && r.eventfd >= 0) {
+            // The control thread kicks this eventfd before it waits for the
+            // queue to leave, so retiring a session never waits on us.
+            pollfd p{r.eventfd, POLLIN, 0};
+            (void)::poll(&p, 1, timeout_ms);
+        }
+        leave(q);
+        return true;
+    }
+
     void flush(std::uint16_t queue) noexcept override {
         Queue& q = *queues_[queue];
         Session* s = enter(q, queue);
@@ -657,6 +687,13 @@ class MemifPort final : public Port {
     void retire_session() noexcept {
         if (current_ == nullptr) return;
         session_.store(nullptr, std::memory_order_seq_cst);
+        // Wake any queue asleep in wait_rx on this session's eventfds.
+        for (const auto* rings : {&current_->c2s, &current_->s2c}) {
+            for (const RingRef& r : *rings) {
+                const std::uint64_t one = 1;
+                if (r.eventfd >= 0) (void)!::write(r.eventfd, &one, sizeof one);
+            }
+        }
         for (auto& q : queues_) {
             while (q->busy.load(std::memory_order_seq_cst) != 0) cpu_relax();
         }

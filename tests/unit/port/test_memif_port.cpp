@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <atomic>
 #include <functional>
 #include <random>
 #include <string>
@@ -257,6 +258,42 @@ TEST(MemifPort, second_server_on_a_live_socket_path_is_refused_and_a_stale_file_
     EXPECT_TRUE(eventually([&] { return server->link_up() && client->link_up(); }));
 }
 
+TEST(MemifPort, interrupt_mode_receiver_sleeps_until_the_peer_sends) {
+    const std::string sock = socket_name("irq");
+    auto server = open_port("memif:" + sock + ",mode=interrupt", options());
+    auto client = open_port("memif:" + sock + ",role=client,mode=interrupt", options());
+    ASSERT_TRUE(eventually([&] { return server->link_up() && client->link_up(); }));
+    std::array<PacketHandle, 8> rx;
+    EXPECT_EQ(server->rx_burst(0, rx), 0);
+    // The waiter blocks (the timeout is long) until the client's burst kicks it.
+    std::atomic<bool> woke{false};
+    std::thread waiter([&] {
+        EXPECT_TRUE(server->wait_rx(0, 20000));
+        woke = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(woke.load()) << "nothing was sent yet";
+    std::vector<PacketHandle> one(1);
+    ASSERT_EQ(client->alloc(0, one), 1);
+    ASSERT_TRUE(client->area().append(one[0], 64));
+    ASSERT_EQ(client->tx_burst(0, one), 1);
+    EXPECT_TRUE(eventually([&] { return woke.load(); }, 5000)) << "the peer's kick did not wake the receiver";
+    waiter.join();
+    EXPECT_EQ(server->rx_burst(0, rx), 1);
+    server->free(0, std::span<const PacketHandle>(rx.data(), 1));
+    // A waiter is also woken when the connection goes away.
+    std::thread waiter2([&] { EXPECT_TRUE(server->wait_rx(0, 20000)); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    client.reset();
+    waiter2.join();
+}
+
+TEST(MemifPort, poll_mode_ports_do_not_wait) {
+    const std::string sock = socket_name("nowait");
+    auto server = open_port("memif:" + sock, options());
+    EXPECT_FALSE(server->wait_rx(0, 20000));
+}
+
 // ---- a fake client driven by hand ------------------------------------------
 
 struct FakeClient {
@@ -291,9 +328,11 @@ struct FakeClient {
 // A real client handshake over the fake client's socket; returns the
 // session (shared memory the test can then corrupt), or nullptr.
 std::unique_ptr<mi::Session> handshake(FakeClient& c, BufferArea& area,
-                                       const std::function<void(mi::Message&)>& tamper = {}) {
+                                       const std::function<void(mi::Message&)>& tamper = {},
+                                       bool interrupt = false) {
     mi::HandshakeConfig cfg;
     cfg.log2_ring = 6;
+    cfg.interrupt = interrupt;
     cfg.buffer_fd = area.fd();
     cfg.buffer_base = area.base();
     cfg.buffer_size = area.size_bytes();
@@ -452,6 +491,34 @@ TEST_F(MemifBadPeer, chained_packet_from_a_client_is_gathered_into_one_frame) {
     EXPECT_EQ(b[299], 'c');
     EXPECT_EQ(r.tail().load(), 3) << "the server hands the three buffers back";
     server_->free(0, std::span<const PacketHandle>(rx.data(), 1));
+}
+
+TEST_F(MemifBadPeer, server_masks_interrupts_on_its_receive_ring_and_kicks_only_unmasked_peers) {
+    for (const bool peer_wants_kicks : {false, true}) {
+        FakeClient c(sock_);
+        BufferArea area = shared_area();
+        std::unique_ptr<mi::Session> s = handshake(c, area, {}, peer_wants_kicks);
+        ASSERT_NE(s, nullptr);
+        ASSERT_TRUE(eventually([&] { return server_->link_up(); }));
+        // The server polls (mode=poll): it masks the client's kicks on C2S.
+        EXPECT_EQ(s->c2s[0].flags().load() & mi::ring::kFlagMaskInterrupt, mi::ring::kFlagMaskInterrupt);
+        // Post one S2C buffer as a client would, then have the server send.
+        const mi::RingRef& r = s->s2c[0];
+        mi::Descriptor* d = r.desc(0);
+        *d = {0, 1, 2048 - 256, static_cast<std::uint32_t>(area.address(area.fresh(5))), 0};
+        r.head().store(1, std::memory_order_release);
+        std::vector<PacketHandle> pkt(1);
+        ASSERT_EQ(server_->alloc(0, pkt), 1);
+        ASSERT_TRUE(server_->area().append(pkt[0], 60));
+        ASSERT_TRUE(eventually([&] { return server_->tx_burst(0, pkt) == 1; }));
+        EXPECT_EQ(r.tail().load(), 1);
+        EXPECT_EQ(d->length, 60u);
+        std::uint64_t v = 0;
+        const bool kicked = ::read(r.eventfd, &v, sizeof v) == static_cast<ssize_t>(sizeof v);
+        EXPECT_EQ(kicked, peer_wants_kicks) << "kick iff the client's ring is not masked";
+        c.fd.reset();  // the fake client goes; the server waits for the next
+        ASSERT_TRUE(eventually([&] { return !server_->link_up(); }));
+    }
 }
 
 TEST_F(MemifBadPeer, seeded_random_messages_never_crash_the_server) {
