@@ -6,7 +6,7 @@ namespace kbnet::port {
 
 std::string to_string(const SteeringFilter& f) {
     std::string proto = f.protocol == 17 ? "udp" : f.protocol == 6 ? "tcp" : fmt::format("proto{}", f.protocol);
-    std::string text = fmt::format("{}:{}", proto, f.port);
+    std::string text = f.protocol == 0 && f.port == 0 ? std::string("all") : fmt::format("{}:{}", proto, f.port);
     if (f.address != 0) {
         text += fmt::format("@{}.{}.{}.{}", f.address >> 24, (f.address >> 16) & 0xff, (f.address >> 8) & 0xff,
                             f.address & 0xff);

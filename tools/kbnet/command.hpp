@@ -22,5 +22,6 @@ Command add_l2echo(CLI::App& app);
 Command add_xdp(CLI::App& app);
 Command add_pktgen(CLI::App& app);
 Command add_stackdump(CLI::App& app);
+Command add_udp_echo(CLI::App& app);
 
 }  // namespace kbnet::tools

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     commands.push_back(add_xdp(app));
     commands.push_back(add_pktgen(app));
     commands.push_back(add_stackdump(app));
+    commands.push_back(add_udp_echo(app));
 
     try {
         app.parse(argc, argv);

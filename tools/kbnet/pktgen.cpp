@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "device_info.hpp"
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/core/log.hpp"
@@ -73,34 +74,6 @@ int usage_error(fmt::format_string<Args...> f, Args&&... args) {
 
 double mpps(std::uint64_t packets, double seconds) {
     return seconds > 0 ? static_cast<double>(packets) / seconds / 1e6 : 0.0;
-}
-
-// What sysfs says about the Linux interface under a port (afxdp, afpacket,
-// possibly inside fault(...)); nothing for the other kinds or when
-// unreadable. sysfs rather than ioctls: no socket needed, and `ip netns
-// exec` mounts the namespace's own /sys.
-struct DeviceInfo {
-    std::string name;
-    std::optional<wire::MacAddress> mac;
-    std::optional<unsigned> mtu;
-};
-
-DeviceInfo device_info(const std::string& spec_text) {
-    port::PortSpec spec = port::parse_port_spec(spec_text);
-    while (spec.kind == "fault") spec = port::parse_port_spec(spec.target);
-    DeviceInfo d;
-    if (spec.kind != "afxdp" && spec.kind != "afpacket") return d;
-    d.name = spec.target;
-    std::ifstream mac_file("/sys/class/net/" + spec.target + "/address");
-    std::string text;
-    if (mac_file >> text) {
-        d.mac = wire::MacAddress::parse(text);
-        if (d.mac && d.mac->is_zero()) d.mac.reset();
-    }
-    std::ifstream mtu_file("/sys/class/net/" + spec.target + "/mtu");
-    unsigned mtu = 0;
-    if (mtu_file >> mtu && mtu > 0) d.mtu = mtu;
-    return d;
 }
 
 // The pair spec inside a (possibly fault-wrapped) spec, for --echo; empty

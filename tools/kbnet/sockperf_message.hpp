@@ -17,6 +17,7 @@ namespace kbnet::tools {
 
 inline constexpr std::size_t kSockperfHeaderLen = 14;
 inline constexpr std::size_t kSockperfFlagsOffset = 8;
+inline constexpr std::size_t kSockperfLengthOffset = 10;
 inline constexpr std::uint16_t kSockperfClient = 1;
 inline constexpr std::uint16_t kSockperfPongRequest = 2;
 
@@ -25,6 +26,16 @@ enum class SockperfAction {
     ignore,  // no reply wanted (throughput traffic, or a server's own reply)
     invalid  // shorter than the header: not sockperf
 };
+
+// True if datagram looks like a sockperf client's message: the header's
+// length field is the datagram's size and the client bit is set. (A random
+// payload matches the 32-bit length by chance once in 2^32, so a plain echo
+// client is not mistaken for sockperf.)
+[[nodiscard]] inline bool is_sockperf_request(std::span<const std::uint8_t> datagram) noexcept {
+    return datagram.size() >= kSockperfHeaderLen &&
+           load_be32(datagram.data() + kSockperfLengthOffset) == datagram.size() &&
+           (load_be16(datagram.data() + kSockperfFlagsOffset) & kSockperfClient) != 0;
+}
 
 // Decides what a sockperf server does with one received datagram and, for a
 // reply, turns it into the reply in place.

@@ -31,6 +31,9 @@ enum class FilterAction : std::uint8_t {
     drop = 2,      // discarded in the driver, before the kernel sees it
 };
 
+// SteeringFilter::protocol value that, with port 0, takes a whole address.
+inline constexpr std::uint8_t kOwnedAddress = 0;
+
 struct SteeringFilter {
     std::uint8_t protocol = 0;  // IPPROTO_UDP (17) or IPPROTO_TCP (6)
     std::uint16_t port = 0;     // local (destination) port, host byte order
@@ -56,8 +59,11 @@ class Steering {
 
     // Adds (or replaces the action of) the filter for protocol/port/address.
     // An exact address is matched before the any-address filter of the same
-    // port. Throws PortError for a protocol other than UDP or TCP, port 0,
-    // or a full filter table.
+    // port. Protocol 0 with port 0 takes a whole address (kOwnedAddress):
+    // every IPv4 packet to it, fragments included, and ARP whose target it
+    // is, for a stack that owns the address (dedicated mode). Throws
+    // PortError for another protocol than UDP or TCP, port 0 (unless the
+    // whole address), a whole address of 0.0.0.0, or a full filter table.
     virtual void add_filter(std::uint8_t protocol, std::uint16_t port, std::uint32_t address = 0,
                             FilterAction action = FilterAction::redirect) = 0;
     // False if there was no such filter.

@@ -129,10 +129,17 @@ void XdpMaps::set_owner(std::uint32_t pid) { set_config_slot(KBNET_XDP_CONFIG_OW
 std::uint32_t XdpMaps::owner() const { return config_slot(KBNET_XDP_CONFIG_OWNER); }
 
 void XdpMaps::add_filter(const SteeringFilter& f) {
-    if (f.protocol != IPPROTO_UDP && f.protocol != IPPROTO_TCP) {
+    const bool whole_address = f.protocol == 0 && f.port == 0;
+    if (whole_address && f.address == 0) {
+        throw PortError("steering filter: protocol 0 (a whole address) needs the address; 0.0.0.0 would take "
+                        "every packet of the host (use steer_all() for that)");
+    }
+    if (!whole_address && f.protocol != IPPROTO_UDP && f.protocol != IPPROTO_TCP) {
         throw PortError(fmt::format("steering filter: protocol {} is not UDP (17) or TCP (6)", f.protocol));
     }
-    if (f.port == 0) throw PortError("steering filter: port 0 matches nothing; give the local port to steer");
+    if (!whole_address && f.port == 0) {
+        throw PortError("steering filter: port 0 matches nothing; give the local port to steer");
+    }
     const kbnet_filter_key key = make_key(f.protocol, f.port, f.address);
     const std::uint32_t action = f.action == FilterAction::drop ? KBNET_XDP_ACTION_DROP : KBNET_XDP_ACTION_REDIRECT;
     if (bpf_map_update_elem(filters_, &key, &action, BPF_ANY) != 0) {

@@ -14,7 +14,7 @@ namespace {
 std::array<std::uint8_t, 64> request(std::uint16_t flags) {
     std::array<std::uint8_t, 64> m{};
     const std::uint8_t head[14] = {1, 2, 3, 4, 5, 6, 7, 8, static_cast<std::uint8_t>(flags >> 8),
-                                   static_cast<std::uint8_t>(flags), 0, 0, 0, 64};
+                                   static_cast<std::uint8_t>(flags), 0, 0, 0, 64};  // length 64: the whole datagram
     for (std::size_t i = 0; i < 14; ++i) m[i] = head[i];
     for (std::size_t i = 14; i < m.size(); ++i) m[i] = static_cast<std::uint8_t>(i);
     return m;
@@ -27,7 +27,9 @@ TEST(SockperfMessage, pong_request_is_answered_with_the_client_bit_cleared_and_n
     EXPECT_EQ(m[8], 0x00);
     EXPECT_EQ(m[9], 0x02) << "pong bit kept, client bit cleared";
     for (std::size_t i = 0; i < m.size(); ++i) {
-        if (i != 9) EXPECT_EQ(m[i], before[i]) << "byte " << i;
+        if (i != 9) {
+            EXPECT_EQ(m[i], before[i]) << "byte " << i;
+        }
     }
 }
 
@@ -43,6 +45,17 @@ TEST(SockperfMessage, no_reply_without_pong_request_or_to_a_server_message) {
     EXPECT_EQ(throughput[9], 0x01) << "unchanged";
     auto from_server = request(0x0002);
     EXPECT_EQ(sockperf_serve(from_server), SockperfAction::ignore);
+}
+
+TEST(SockperfMessage, request_is_recognised_by_its_length_field_and_client_bit) {
+    EXPECT_TRUE(is_sockperf_request(request(0x0003)));
+    EXPECT_TRUE(is_sockperf_request(request(0x0001)));
+    EXPECT_FALSE(is_sockperf_request(request(0x0002))) << "a server's reply";
+    auto other_length = request(0x0003);
+    other_length[13] = 65;
+    EXPECT_FALSE(is_sockperf_request(other_length)) << "arbitrary bytes with the client bit set are not sockperf";
+    std::array<std::uint8_t, 13> shorter{};
+    EXPECT_FALSE(is_sockperf_request(shorter));
 }
 
 TEST(SockperfMessage, datagram_shorter_than_the_header_is_invalid) {

@@ -10,6 +10,9 @@
  *       socket bound to the queue it arrived on; everything else goes to
  *       the kernel with XDP_PASS, so ARP, ICMP, ssh and every other
  *       connection of the host keep working on the same interface.
+ *       An owned address (a filter with protocol 0 and port 0: a stack that
+ *       owns the address in dedicated mode) takes every IPv4 packet to it,
+ *       fragments included, and the ARP packets whose target it is.
  *   all mode: every frame goes to the socket of its queue (L2 tools).
  *
  * A frame for kbnet on a queue that has no socket falls back to XDP_PASS
@@ -89,6 +92,26 @@ struct kbnet_vlan_hdr {
 #define KBNET_IP_MF 0x2000
 #define KBNET_IP_OFFSET 0x1fff
 
+/* ARP for IPv4 over Ethernet (RFC 826): the fixed 28-byte body. */
+struct kbnet_arp_ipv4 {
+    __be16 htype;
+    __be16 ptype;
+    __u8 hlen;
+    __u8 plen;
+    __be16 oper;
+    __u8 sha[6];
+    __be32 spa;
+    __u8 tha[6];
+    __be32 tpa;
+} __attribute__((packed));
+
+/* True if addr (network order) is owned by a kbnet stack. */
+static __always_inline int owned(__be32 addr) {
+    struct kbnet_filter_key key = {.addr = addr, .port = 0, .proto = 0, .pad = 0};
+    const __u32* action = bpf_map_lookup_elem(&kbnet_filters, &key);
+    return action && *action == KBNET_XDP_ACTION_REDIRECT;
+}
+
 static __always_inline void count(__u32 slot) {
     __u64* c = bpf_map_lookup_elem(&kbnet_counters, &slot);
     if (c) *c += 1;
@@ -133,11 +156,21 @@ int kbnet_xdp(struct xdp_md* ctx) {
         proto = vlan->encapsulated_proto;
         l3 = vlan + 1;
     }
+    if (proto == bpf_htons(ETH_P_ARP)) {
+        /* ARP about an owned address is the owning stack's to answer. */
+        struct kbnet_arp_ipv4* arp = l3;
+        if ((void*)(arp + 1) > data_end) return pass();
+        if (arp->ptype != bpf_htons(ETH_P_IP) || arp->plen != 4) return pass();
+        return owned(arp->tpa) ? to_socket(ctx) : pass();
+    }
     if (proto != bpf_htons(ETH_P_IP)) return pass();
 
     struct iphdr* ip = l3;
     if ((void*)(ip + 1) > data_end) return pass();
     if (ip->version != 4 || ip->ihl < 5) return pass();
+    /* An owned address takes everything, fragments too: its stack
+     * reassembles them itself. */
+    if (owned(ip->daddr)) return to_socket(ctx);
     /* Fragments go to the kernel, all of them. A non-first fragment has no
      * UDP/TCP header, so it cannot be matched by port; and redirecting the
      * first fragment while the rest go to the kernel would leave neither

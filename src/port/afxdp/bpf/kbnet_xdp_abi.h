@@ -33,11 +33,14 @@
 
 /* Filter key: what a received IPv4 packet is matched on. Addresses and
  * ports are in network byte order, exactly as they sit in the packet, so
- * the program compares without swapping. `pad` must be zero. */
+ * the program compares without swapping. `pad` must be zero.
+ * A key with proto 0 and port 0 names an owned address (a stack in
+ * dedicated mode): every IPv4 packet to it, any protocol, fragments
+ * included, and every ARP packet whose target is it. */
 struct kbnet_filter_key {
     __u32 addr; /* local (destination) IPv4 address, 0 = any */
     __u16 port; /* local (destination) UDP or TCP port */
-    __u8 proto; /* IPPROTO_UDP or IPPROTO_TCP */
+    __u8 proto; /* IPPROTO_UDP or IPPROTO_TCP; 0 with port 0: the whole address */
     __u8 pad;
 };
 
