@@ -167,10 +167,11 @@ int kbnet_xdp(struct xdp_md* ctx) {
 
     struct iphdr* ip = l3;
     if ((void*)(ip + 1) > data_end) return pass();
-    if (ip->version != 4 || ip->ihl < 5) return pass();
-    /* An owned address takes everything, fragments too: its stack
-     * reassembles them itself. */
+    /* An owned address takes everything, fragments too (its stack
+     * reassembles them) and malformed headers too (its stack drops and
+     * counts them; the kernel has no business with that address). */
     if (owned(ip->daddr)) return to_socket(ctx);
+    if (ip->version != 4 || ip->ihl < 5) return pass();
     /* Fragments go to the kernel, all of them. A non-first fragment has no
      * UDP/TCP header, so it cannot be matched by port; and redirecting the
      * first fragment while the rest go to the kernel would leave neither
