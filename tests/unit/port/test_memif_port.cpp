@@ -107,6 +107,62 @@ TEST(MemifPort, client_and_server_exchange_packets_both_ways_in_order) {
     EXPECT_EQ(server->counters(0).rx_errors + client->counters(0).rx_errors, 0u);
 }
 
+TEST(MemifPort, several_queue_pairs_carry_their_own_traffic_driven_by_their_own_threads) {
+    const std::string sock = socket_name("multiq");
+    auto server = open_port("memif:" + sock + ",queues=3", options(1024));
+    auto client = open_port("memif:" + sock + ",role=client,queues=3,ring=8", options(1024));
+    ASSERT_TRUE(eventually([&] { return server->link_up() && client->link_up(); }));
+    ASSERT_EQ(server->queue_count(), 3);
+    ASSERT_EQ(client->queue_count(), 3);
+    // Queue q carries frames whose first byte is q; each queue on its own
+    // thread on both sides (the threading contract: one thread per queue).
+    constexpr std::size_t kPerQueue = 2000;
+    std::array<std::size_t, 3> wrong{};
+    std::array<std::size_t, 3> got{};
+    std::vector<std::thread> threads;
+    for (std::uint16_t q = 0; q < 3; ++q) {
+        threads.emplace_back([&, q] {
+            std::size_t sent = 0;
+            std::array<PacketHandle, 32> burst;
+            const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while ((sent < kPerQueue || got[q] < kPerQueue) && std::chrono::steady_clock::now() < end) {
+                if (sent < kPerQueue) {
+                    const std::uint16_t n = client->alloc(q, std::span<PacketHandle>(burst.data(), 16));
+                    for (std::uint16_t i = 0; i < n; ++i) {
+                        (void)client->area().append(burst[i], 60);
+                        client->area().data(burst[i])[0] = static_cast<std::uint8_t>(q);
+                    }
+                    const std::uint16_t t = client->tx_burst(q, std::span<const PacketHandle>(burst.data(), n));
+                    client->free(q, std::span<const PacketHandle>(burst.data() + t, n - t));
+                    sent += t;
+                }
+                const std::uint16_t r = server->rx_burst(q, burst);
+                for (std::uint16_t i = 0; i < r; ++i) wrong[q] += server->bytes(burst[i])[0] != q;
+                got[q] += r;
+                server->free(q, std::span<const PacketHandle>(burst.data(), r));
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (std::uint16_t q = 0; q < 3; ++q) {
+        EXPECT_EQ(got[q], kPerQueue) << "queue " << q;
+        EXPECT_EQ(wrong[q], 0u) << "queue " << q << " received another queue's frames";
+        EXPECT_EQ(server->counters(q).rx_packets, kPerQueue);
+    }
+}
+
+TEST(MemifPort, server_refuses_a_client_asking_for_more_queues_than_it_has) {
+    const std::string sock = socket_name("toomanyq");
+    testing::internal::CaptureStderr();
+    {
+        auto server = open_port("memif:" + sock + ",queues=1", options());
+        auto client = open_port("memif:" + sock + ",role=client,queues=2", options());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        EXPECT_FALSE(client->link_up());
+    }
+    EXPECT_THAT(testing::internal::GetCapturedStderr(), testing::HasSubstr("server offers 1 queue pair(s)"));
+}
+
 TEST(MemifPort, echo_of_received_frames_is_zero_copy_on_the_client) {
     const std::string sock = socket_name("echo");
     auto server = open_port("memif:" + sock, options());
