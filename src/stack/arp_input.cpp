@@ -12,6 +12,14 @@ namespace kbnet::stack {
 
 void Stack::arp_input(PacketHandle frame, wire::EthernetViewMut ethernet) noexcept {
     StackCounters& c = *counters_;
+    if (kernel_) {
+        // Shared mode: ARP is the kernel's (it answers for the address and
+        // resolves our next hops); AF_XDP never steers ARP to us then, and
+        // a port that copies every frame (afpacket) gets it ignored here.
+        ++c.arp.in_not_for_us;
+        free_frame(frame);
+        return;
+    }
     auto arp = wire::ArpViewMut::parse(ethernet.payload());
     if (!arp) {
         if (arp.code() == Errc::unsupported) {
@@ -87,6 +95,12 @@ void Stack::on_announce_timer(void* context, Timer& timer, std::uint64_t now_ns)
 }
 
 void Stack::send_arp_request(wire::Ipv4Address target, const wire::MacAddress& destination) noexcept {
+    if (kernel_) {
+        // Shared mode: the kernel resolves (its own ARP, retries and NUD
+        // states); kernel_poll() sees the answer. Rate-limited per address.
+        (void)kernel_->request_resolution(target, now_ns_);
+        return;
+    }
     // RFC 826: the target hardware address of a request is unknown (zero).
     send_arp(wire::kArpOpRequest, target, wire::MacAddress{}, destination);
 }

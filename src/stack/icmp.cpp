@@ -47,6 +47,8 @@ void Stack::icmp_input(wire::Ipv4ViewMut datagram, const DatagramStorage& storag
             // RFC 1122 §3.2.2.6: an echo request to a broadcast or multicast
             // address MAY be silently discarded; Linux does by default.
             const wire::Ipv4Address to = datagram.source();
+            // Shared mode: the kernel answers pings to its address.
+            if (kernel_) break;
             if ((kind != DestinationKind::unicast && !config_.echo_broadcast) || !names_single_host(to)) break;
             // RFC 792: the reply is the request with type 0 and a new
             // checksum; RFC 1122 §3.2.2.6: the data MUST be returned entire.
@@ -109,6 +111,10 @@ void Stack::icmp_send_error(const wire::Ipv4View& original, std::span<const std:
     // input path already refused for unicast IP), a non-initial fragment, a
     // source that names no single host, or an ICMP error message.
     if (kind != DestinationKind::unicast) return;
+    // Shared mode: the kernel owns the address's ICMP. A port unreachable
+    // from us would duplicate (or contradict) the kernel's own answer for
+    // a port it serves, so the stack sends no errors at all.
+    if (kernel_) return;
     if (original.fragment_offset() != 0) return;
     const wire::Ipv4Address to = original.source();
     if (!names_single_host(to) || is_broadcast(to)) return;

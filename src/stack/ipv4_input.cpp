@@ -139,6 +139,11 @@ void Stack::ipv4_deliver(wire::Ipv4ViewMut datagram, const DatagramStorage& stor
             ++c.ip.in_delivers;
             udp_input(datagram, storage, kind);
             return;
+        case wire::kIpProtoIgmp:
+            ++c.ip.in_delivers;
+            igmp_input(datagram.as_const());
+            release_storage(storage);
+            return;
         default: break;
     }
     if (Ipv4ProtocolHandler* handler = handlers_[protocol]) {

@@ -1,5 +1,6 @@
 // IPv4 output (RFC 791, RFC 1122 §3.3.1): routing to a next hop on the
-// connected subnet or through the gateway, the header, fragmentation of
+// connected subnet or through the gateway (shared mode: the kernel's
+// routes, shared_mode.cpp), the header, fragmentation of
 // datagrams larger than the MTU, and the Ethernet header in front.
 #include <algorithm>
 #include <array>
@@ -47,6 +48,7 @@ Result<Stack::NextHop> Stack::route(wire::Ipv4Address destination) noexcept {
         ++counters_->ip.out_no_routes;
         return Error{Errc::invalid_argument, "no route: the destination is 0.0.0.0, loopback or our own address"};
     }
+    if (kernel_) return shared_route(destination);  // the kernel's routes and neighbours
     hop.resolve = true;
     // RFC 1122 §3.3.1.1: on the connected subnet, send to the destination
     // itself; otherwise to a gateway.
@@ -91,6 +93,7 @@ Status Stack::link_output(PacketHandle packet, const NextHop& hop) noexcept {
         transmit(packet);
         return {};
     }
+    if (kernel_) return shared_link_output(packet, hop.ip);
     const ResolveResult r = neighbours_.resolve(hop.ip, packet, now_ns_);
     switch (r.outcome) {
         case ResolveOutcome::resolved: transmit_resolved(packet, hop.ip, r.mac); return {};

@@ -45,6 +45,31 @@ std::uint32_t pick_mtu(const StackConfig& config, const port::Port& port, std::u
     return mtu;
 }
 
+// Shared mode: the address, prefix and default gateway are the kernel's.
+StackConfig with_kernel_address(const StackConfig& config, const KernelSource* kernel) {
+    if (config.mode != AddressMode::shared) return config;
+    if (kernel == nullptr) throw std::invalid_argument("shared mode needs a KernelSource");
+    if (!config.mac) {
+        throw std::invalid_argument(fmt::format(
+            "StackConfig::mac must be set in shared mode: the MAC address of interface '{}' (frames to the kernel's "
+            "address carry it)",
+            config.interface));
+    }
+    const auto a = kernel->interface_address();
+    if (!a) {
+        throw std::invalid_argument(fmt::format(
+            "interface '{}' has no IPv4 address for shared mode: add one (ip addr add IP/PREFIX dev {}) or give the "
+            "stack its own address (dedicated mode)",
+            config.interface, config.interface));
+    }
+    StackConfig c = config;
+    c.address = a->address;
+    c.prefix_len = a->prefix_len;
+    c.gateway.reset();         // routes come from the kernel
+    c.gratuitous_arp = false;  // ARP is the kernel's
+    return c;
+}
+
 const StackConfig& validated(const StackConfig& c) {
     if (c.address.is_unspecified() || c.address.is_multicast() || c.address.is_broadcast() || c.address.is_loopback()) {
         throw std::invalid_argument("StackConfig::address must be a unicast address (e.g. 10.0.0.1), not " +
@@ -79,17 +104,40 @@ void StackConfig::set_address(std::string_view cidr) {
     prefix_len = static_cast<std::uint8_t>(prefix);
 }
 
+namespace {
+
+std::unique_ptr<KernelSource> kernel_source_for(const StackConfig& config) {
+    if (config.mode != AddressMode::shared) return nullptr;
+    if (config.interface.empty()) {
+        throw std::invalid_argument("StackConfig::interface must name the kernel interface in shared mode");
+    }
+    return make_kernel_source(config.interface, config.max_udp_sockets);
+}
+
+std::uint64_t seed_of(const StackConfig& c) noexcept {
+    // splitmix64's increment: any odd constant mixes the address in.
+    return c.random_seed != 0 ? c.random_seed
+                              : (std::uint64_t{c.address.value} << 32 | c.address.value) ^ 0x9e3779b97f4a7c15ull;
+}
+
+}  // namespace
+
 Stack::Stack(port::Port& port, std::uint16_t queue, const StackConfig& config)
+    : Stack(port, queue, config, kernel_source_for(config)) {}
+
+Stack::Stack(port::Port& port, std::uint16_t queue, const StackConfig& config, std::unique_ptr<KernelSource> kernel)
     : port_(port),
       queue_(queue),
-      config_(validated(config)),
-      mac_(config.mac.value_or(derived_mac(config.address))),
-      netmask_(config.prefix_len == 0 ? 0 : ~0u << (32 - config.prefix_len)),
+      config_(validated(with_kernel_address(config, kernel.get()))),
+      kernel_(config.mode == AddressMode::shared ? std::move(kernel) : nullptr),
+      mac_(config_.mac.value_or(derived_mac(config_.address))),
+      netmask_(config_.prefix_len == 0 ? 0 : ~0u << (32 - config_.prefix_len)),
       headroom_(port.area().headroom()),
       frame_room_(port.area().frame_size() - port.area().headroom()),
       neighbours_(config.neighbours, *this, wheel_),
       reassembler_(config.reassembly),
       udp_(config.max_udp_sockets, config.udp_queue_depth),
+      random_state_(seed_of(config_)),
       icmp_errors_(config.icmp_error_rate, config.icmp_error_burst) {
     if (queue >= port.queue_count()) {
         throw port::PortError(fmt::format("stack {}: queue {} does not exist; port {} has {} queue(s)", config.name,
@@ -110,19 +158,28 @@ Stack::Stack(port::Port& port, std::uint16_t queue, const StackConfig& config)
         StackIdentity identity;
         identity.name = config_.name;
         identity.port = config_.port_spec.empty() ? port_.spec() : config_.port_spec;
-        identity.mode = "dedicated";
+        identity.mode = shared() ? "shared" : "dedicated";
         identity.addresses = fmt::format("{}/{}", config_.address.to_string(), config_.prefix_len);
         stats_.emplace(identity);
         counters_ = &stats_->counters();
     }
-    KBNET_LOG_INFO("stack {}: {}/{} mac {} mtu {} on {} queue {}", config_.name, config_.address.to_string(),
-                   config_.prefix_len, mac_.to_string(), mtu_, port_.spec(), queue_);
+    // IGMP counts into the published counters, so it is made once they
+    // have their home.
+    igmp_.emplace(static_cast<IgmpOwner&>(*this), wheel_, config_.igmp, counters_->igmp);
+    groups_.set_observer(this);
+    if (kernel_) kernel_generation_ = kernel_->generation();
+    KBNET_LOG_INFO("stack {}: {}/{} mac {} mtu {} on {} queue {} ({} address)", config_.name,
+                   config_.address.to_string(), config_.prefix_len, mac_.to_string(), mtu_, port_.spec(), queue_,
+                   shared() ? "shared" : "dedicated");
 }
 
 Stack::~Stack() {
     for (std::uint32_t i = 0; i < udp_.capacity(); ++i) {
         if (udp_.at(i).in_use) udp_close(i);
     }
+    for (std::size_t i = 0; i < looped_count_; ++i) release_storage(looped_[i].storage);
+    looped_count_ = 0;
+    groups_.set_observer(nullptr);
     flush();
 }
 
@@ -146,11 +203,17 @@ std::size_t Stack::poll(std::uint64_t now_ns) noexcept {
     tx_sent_ = 0;
     if (!started_) start(now_ns_);
 
+    // Shared mode: follow the kernel's tables about once a millisecond (a
+    // batched, non-blocking netlink read; one comparison otherwise).
+    if (kernel_ && now_ns_ >= next_kernel_poll_ns_) kernel_poll();
+    std::size_t looped = looped_count_;
+    if (looped_count_ > 0) deliver_looped();
+
     std::array<PacketHandle, kBurst> rx;
     const std::uint16_t n = port_.rx_burst(queue_, rx);
     for (std::uint16_t i = 0; i < n; ++i) ethernet_input(rx[i]);
 
-    std::size_t work = n;
+    std::size_t work = n + looped;
     work += wheel_.advance(now_ns_);
     if (now_ns_ >= reassembler_.next_expiry_ns()) expire_reassembly(now_ns_);
 

@@ -60,6 +60,14 @@ void Stack::udp_input(wire::Ipv4ViewMut datagram, const DatagramStorage& storage
         return;
     }
 
+    udp_deliver_all(q);
+}
+
+void Stack::udp_deliver_all(const QueuedDatagram& q) noexcept {
+    StackCounters& c = *counters_;
+    const wire::Ipv4Address src = q.source;
+    const wire::Ipv4Address dst = q.destination;
+    const DatagramStorage& storage = q.storage;
     // Broadcast and multicast: every socket that takes it gets it (RFC 1122
     // §4.1.3.5 leaves the choice to the host; Linux delivers to all). The
     // first gets the original storage, the others a copy in a fresh frame;
@@ -149,7 +157,7 @@ Status Stack::udp_prepare_send(std::uint32_t socket, wire::Ipv4Address to, std::
     }
     if (!b.bound) {
         // Like an implicit bind(INADDR_ANY, 0) on the first send.
-        if (Status st = udp_.bind(socket, wire::Ipv4Address{}, 0); !st) return st;
+        if (Status st = udp_bind(socket, wire::Ipv4Address{}, 0); !st) return st;
         udp_publish(socket);
     }
     return {};
@@ -177,6 +185,7 @@ Status Stack::udp_send_frame(std::uint32_t socket, PacketHandle frame, wire::Ipv
     // Zero copy: the payload is in the frame; UDP and IPv4 headers go into
     // its headroom. RFC 768: the checksum covers the pseudo-header, and
     // UdpHeader::emit sends a computed zero as all ones.
+    udp_loop_back(socket, {}, port_.area().bytes(frame), to, port);
     if (!frame.prepend(static_cast<std::uint16_t>(wire::kUdpHeaderLen)) ||
         !wire::UdpHeader{b.local_port, port}.emit(port_.area().bytes(frame), config_.address, to).ok()) {
         free_frame(frame);
@@ -212,9 +221,57 @@ Status Stack::udp_send_copy(std::uint32_t socket, std::span<const std::uint8_t> 
     std::uint16_t checksum = wire::sum_to_checksum(sum);
     if (checksum == 0) checksum = 0xffff;  // RFC 768: a computed zero is sent as all ones
     store_be16(head.data() + 6, checksum);
+    udp_loop_back(socket, {}, payload, to, port);
     const Status st = ipv4_output_copy(params, head, payload);
     udp_count_send(st);
     return st;
+}
+
+void Stack::udp_loop_back(std::uint32_t socket, std::span<const std::uint8_t> head, std::span<const std::uint8_t> body,
+                          wire::Ipv4Address to, std::uint16_t port) noexcept {
+    const UdpControlBlock& b = udp_.at(socket);
+    // IP_MULTICAST_LOOP (RFC 1112 §6.1: a host that is a member of the
+    // group it sends to may get its own datagram back; Linux does by
+    // default). Only groups some socket joined: nobody else would take it.
+    if (!b.multicast_loop || !to.is_multicast() || groups_.members(to) == 0) return;
+    StackCounters& c = *counters_;
+    const std::size_t length = head.size() + body.size();
+    PacketHandle frame;
+    // The copy lives in one frame: a datagram larger than that (sent
+    // fragmented) is not looped, and counted like a datagram we could not
+    // receive.
+    if (length > frame_room_ || looped_count_ == looped_.size() || !alloc_frame(frame)) {
+        ++c.udp.in_errors;
+        return;
+    }
+    std::uint8_t* out = port_.area().data(frame);
+    if (!head.empty()) std::memcpy(out, head.data(), head.size());
+    if (!body.empty()) std::memcpy(out + head.size(), body.data(), body.size());
+    frame.length = static_cast<std::uint16_t>(length);
+    QueuedDatagram& q = looped_[looped_count_++];
+    q.storage = DatagramStorage{DatagramStorage::Kind::frame, frame, 0};
+    q.payload = out;
+    q.length = static_cast<std::uint16_t>(length);
+    q.source = config_.address;
+    q.source_port = b.local_port;
+    q.destination = to;
+    q.destination_port = port;
+}
+
+void Stack::deliver_looped() noexcept {
+    // Taken out first: a callback may send to the group again, which queues
+    // for the poll after this one instead of recursing.
+    std::array<QueuedDatagram, kBurst> batch;
+    const std::size_t n = looped_count_;
+    std::copy_n(looped_.begin(), n, batch.begin());
+    looped_count_ = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (groups_.members(batch[i].destination) == 0) {
+            release_storage(batch[i].storage);  // the group was left since
+            continue;
+        }
+        udp_deliver_all(batch[i]);
+    }
 }
 
 void Stack::udp_close(std::uint32_t socket) noexcept {
@@ -230,7 +287,10 @@ void Stack::udp_close(std::uint32_t socket) noexcept {
     if (b.stats_slot && stats_) stats_->remove_socket(*b.stats_slot);
     b.stats_slot.reset();
     b.counters = &b.local_counters;
+    const bool was_bound = b.bound;
+    const std::uint16_t port = b.local_port;
     udp_.close(socket);
+    if (was_bound) udp_unbind_port(port);
 }
 
 void Stack::udp_publish(std::uint32_t socket) noexcept {

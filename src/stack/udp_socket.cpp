@@ -77,7 +77,7 @@ Status UdpSocket::bind(wire::Ipv4Address local, std::uint16_t port) noexcept {
         !local.is_multicast()) {
         return Error{Errc::invalid_argument, "address is not the stack's (EADDRNOTAVAIL)"};
     }
-    if (Status st = stack_->udp_.bind(index_, local, port); !st) return st;
+    if (Status st = stack_->udp_bind(index_, local, port); !st) return st;
     stack_->udp_publish(index_);
     return {};
 }
@@ -89,7 +89,7 @@ Status UdpSocket::connect(wire::Ipv4Address remote, std::uint16_t port) noexcept
     }
     UdpControlBlock& b = stack_->udp_.at(index_);
     if (!b.bound) {
-        if (Status st = stack_->udp_.bind(index_, wire::Ipv4Address{}, 0); !st) return st;
+        if (Status st = stack_->udp_bind(index_, wire::Ipv4Address{}, 0); !st) return st;
     }
     b.connected = true;
     b.remote_address = remote;
@@ -118,6 +118,10 @@ void UdpSocket::set_reuse_address(bool on) noexcept {
 
 void UdpSocket::set_multicast_ttl(std::uint8_t ttl) noexcept {
     if (stack_ != nullptr) stack_->udp_.at(index_).multicast_ttl = ttl;
+}
+
+void UdpSocket::set_multicast_loop(bool on) noexcept {
+    if (stack_ != nullptr) stack_->udp_.at(index_).multicast_loop = on;
 }
 
 Status UdpSocket::join_group(wire::Ipv4Address group) noexcept {

@@ -51,6 +51,15 @@ void UdpTable::close(std::uint32_t index) noexcept {
     --open_count_;
 }
 
+void UdpTable::unbind(std::uint32_t index) noexcept {
+    UdpControlBlock& b = blocks_[index];
+    if (!b.bound) return;
+    unlink_port(index);
+    b.bound = false;
+    b.local_address = {};
+    b.local_port = 0;
+}
+
 void UdpTable::unlink_port(std::uint32_t index) noexcept {
     std::uint32_t* link = &port_head_[blocks_[index].local_port];
     while (*link != kNone) {

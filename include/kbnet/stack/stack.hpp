@@ -1,7 +1,18 @@
 // The stack: one per polling thread, shared-nothing (design.md, decision 5),
-// serving one queue of one port with one IPv4 address in dedicated mode
-// (design.md, decision 4: the stack owns the address and answers ARP and
-// ICMP for it itself).
+// serving one queue of one port with one IPv4 address, in one of the two
+// address models of design.md, decision 4:
+//  - dedicated: the stack owns the address and answers ARP and ICMP for it
+//    itself (memif, pair, pcap, DPDK; or an extra address on AF_XDP);
+//  - shared: the stack uses the kernel interface's own address. The kernel
+//    keeps ARP and ICMP (the stack answers neither and sends no ICMP
+//    errors); next hops come from a netlink mirror of the kernel's routes
+//    and neighbours (KernelSource), an unresolved one makes the kernel
+//    resolve it while the packet waits in the neighbour queue; every UDP
+//    port the stack binds is also held by a kernel socket, and on AF_XDP
+//    steered to the stack by a (UDP, port, address) filter while bound.
+//
+// IGMP (RFC 3376 with v1/v2 compatibility) runs inside the stack: sockets
+// joining and leaving groups make it report, queries are answered.
 //
 //   Stack stack(*port, 0, config);
 //   for (;;) {
@@ -29,6 +40,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,7 +50,9 @@
 #include "kbnet/core/result.hpp"
 #include "kbnet/port/port.hpp"
 #include "kbnet/stack/counters.hpp"
+#include "kbnet/stack/igmp.hpp"
 #include "kbnet/stack/ipv4_reassembly.hpp"
+#include "kbnet/stack/kernel_source.hpp"
 #include "kbnet/stack/multicast_groups.hpp"
 #include "kbnet/stack/neighbour_table.hpp"
 #include "kbnet/stack/stats_segment.hpp"
@@ -53,13 +67,26 @@
 
 namespace kbnet::stack {
 
+// design.md, decision 4.
+enum class AddressMode : std::uint8_t {
+    dedicated,  // the stack owns StackConfig::address, answers ARP and ICMP
+    shared,     // the kernel interface's address; the kernel keeps ARP and ICMP
+};
+
 struct StackConfig {
     // Stack name: the StatsSegment object is kbnet-stack.<pid>.<name>
     // (1..63 of [A-Za-z0-9_.-], unique in the process).
     std::string name = "kbnet";
     // The port spec, for the stats segment's identity only.
     std::string port_spec;
-    // Our address and the connected subnet's prefix length (0 .. 32).
+    AddressMode mode = AddressMode::dedicated;
+    // Shared mode: the kernel interface whose address, routes and
+    // neighbours the stack uses (the one under the port). address,
+    // prefix_len and gateway are then taken from the kernel and ignored
+    // here; mac must be the interface's.
+    std::string interface;
+    // Dedicated mode: our address and the connected subnet's prefix length
+    // (0 .. 32).
     wire::Ipv4Address address;
     std::uint8_t prefix_len = 24;
     // Next hop for destinations outside the subnet; without one they are
@@ -95,6 +122,11 @@ struct StackConfig {
     bool echo_broadcast = false;
     // RFC 1122 §3.2.1.7: a fixed default TTL, 64 as RFC 1700 recommends.
     std::uint8_t default_ttl = wire::kIpv4DefaultTtl;
+    IgmpConfig igmp{};
+    // Seeds the random report delays of IGMP (RFC 3376 §5.2: hosts that
+    // heard one query must not answer together). 0: derived from the
+    // address, which differs between the hosts of a link; tests fix it.
+    std::uint64_t random_seed = 0;
 
     // Sets address and prefix_len from "10.0.0.1/24" (a bare address means
     // /32). Throws std::invalid_argument naming the expected form.
@@ -130,15 +162,20 @@ struct Ipv4SendParams {
     std::span<const std::uint8_t> options{};
 };
 
-class Stack final : private NeighbourOwner {
+class Stack final : private NeighbourOwner, private IgmpOwner, private MulticastMembershipObserver {
   public:
     static constexpr std::size_t kBurst = kDefaultBurst;
 
     // Setup path: throws std::invalid_argument (config out of range, the
     // message names the field), port::PortError (queue out of range, the
     // port's headroom too small for the headers) or what StatsSegment
-    // throws. The port must outlive the stack.
+    // throws; in shared mode also what KernelTables throws (no such
+    // interface), or std::invalid_argument when the interface has no IPv4
+    // address or config.mac is unset. The port must outlive the stack.
     Stack(port::Port& port, std::uint16_t queue, const StackConfig& config);
+    // Shared mode with the given kernel view (tests pass a fake); ignored
+    // (may be null) in dedicated mode.
+    Stack(port::Port& port, std::uint16_t queue, const StackConfig& config, std::unique_ptr<KernelSource> kernel);
     // Flushes queued output, then frees every frame the stack still holds.
     // Sockets, datagrams and tx buffers must be gone before the stack.
     ~Stack() override;
@@ -163,14 +200,23 @@ class Stack final : private NeighbourOwner {
     // serves); nullptr removes. The handler must outlive the stack or be
     // removed.
     void set_protocol_handler(std::uint8_t protocol, Ipv4ProtocolHandler* handler) noexcept;
-    // The groups joined by sockets; set_observer() there for join/leave.
-    [[nodiscard]] MulticastGroups& multicast_groups() noexcept { return groups_; }
+    // The groups joined by sockets.
+    [[nodiscard]] const MulticastGroups& multicast_groups() const noexcept { return groups_; }
+    // Told of each group's first join and last leave, after IGMP (the stack
+    // is the groups' own observer); nullptr removes. Must outlive the stack
+    // or be removed.
+    void set_membership_observer(MulticastMembershipObserver* observer) noexcept { membership_observer_ = observer; }
+    [[nodiscard]] const IgmpHost& igmp() const noexcept { return *igmp_; }
     // True for a group whose datagrams the stack accepts.
     [[nodiscard]] bool accepts_multicast(wire::Ipv4Address group) const noexcept { return groups_.contains(group); }
 
     // ---- state, for tools and tests
     [[nodiscard]] const StackConfig& config() const noexcept { return config_; }
     [[nodiscard]] wire::Ipv4Address address() const noexcept { return config_.address; }
+    [[nodiscard]] AddressMode mode() const noexcept { return config_.mode; }
+    [[nodiscard]] bool shared() const noexcept { return config_.mode == AddressMode::shared; }
+    // Shared mode's kernel view; nullptr in dedicated mode.
+    [[nodiscard]] const KernelSource* kernel() const noexcept { return kernel_.get(); }
     [[nodiscard]] const wire::MacAddress& mac() const noexcept { return mac_; }
     [[nodiscard]] std::uint32_t mtu() const noexcept { return mtu_; }
     [[nodiscard]] StackCounters& counters() noexcept { return *counters_; }
@@ -226,6 +272,22 @@ class Stack final : private NeighbourOwner {
     [[nodiscard]] bool is_broadcast(wire::Ipv4Address a) const noexcept;
     void expire_reassembly(std::uint64_t now_ns) noexcept;
 
+    // igmp_glue.cpp: IgmpHost's owner and the groups' observer
+    void send_igmp(wire::Ipv4Address ip_destination, std::span<const std::uint8_t> igmp_message) noexcept override;
+    std::uint32_t random() noexcept override;
+    void on_first_join(wire::Ipv4Address group) noexcept override;
+    void on_last_leave(wire::Ipv4Address group) noexcept override;
+    void igmp_input(const wire::Ipv4View& datagram) noexcept;
+
+    // shared_mode.cpp: the kernel beside a shared-mode stack
+    void kernel_poll() noexcept;
+    [[nodiscard]] Result<NextHop> shared_route(wire::Ipv4Address destination) noexcept;
+    [[nodiscard]] Status shared_link_output(PacketHandle packet, wire::Ipv4Address next_hop) noexcept;
+    // Binds socket (UdpTable::bind) and, in shared mode, holds the port in
+    // the kernel and steers it to the stack. Every bind goes through here.
+    [[nodiscard]] Status udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint16_t port) noexcept;
+    void udp_unbind_port(std::uint16_t port) noexcept;
+
     // ipv4_output.cpp
     [[nodiscard]] Result<NextHop> route(wire::Ipv4Address destination) noexcept;
     // The L4 message is in packet (handle at its first byte, headroom in
@@ -248,6 +310,13 @@ class Stack final : private NeighbourOwner {
     // udp.cpp
     void udp_input(wire::Ipv4ViewMut datagram, const DatagramStorage& storage, DestinationKind kind) noexcept;
     void udp_deliver(std::uint32_t socket, const QueuedDatagram& datagram) noexcept;
+    // A broadcast or multicast datagram to every socket that takes it.
+    void udp_deliver_all(const QueuedDatagram& datagram) noexcept;
+    // IP_MULTICAST_LOOP: a copy of what socket sends to a joined group,
+    // delivered at the next poll.
+    void udp_loop_back(std::uint32_t socket, std::span<const std::uint8_t> head, std::span<const std::uint8_t> body,
+                       wire::Ipv4Address to, std::uint16_t port) noexcept;
+    void deliver_looped() noexcept;
     // Zero copy: the payload is in frame (consumed whatever the outcome).
     [[nodiscard]] Status udp_send_frame(std::uint32_t socket, PacketHandle frame, wire::Ipv4Address to,
                                         std::uint16_t port) noexcept;
@@ -262,6 +331,7 @@ class Stack final : private NeighbourOwner {
     port::Port& port_;
     std::uint16_t queue_;
     StackConfig config_;
+    std::unique_ptr<KernelSource> kernel_;  // shared mode only
     wire::MacAddress mac_;
     std::uint32_t netmask_ = 0;
     std::uint32_t mtu_ = 0;
@@ -277,6 +347,13 @@ class Stack final : private NeighbourOwner {
     Ipv4Reassembler reassembler_;
     UdpTable udp_;
     MulticastGroups groups_;
+    MulticastMembershipObserver* membership_observer_ = nullptr;
+    std::optional<IgmpHost> igmp_;  // made once the counters' home is known
+    std::uint64_t random_state_ = 0;
+    // Looped-back multicast copies waiting for the next poll (not delivered
+    // from inside a send: a callback sending to the group would recurse).
+    std::array<QueuedDatagram, kBurst> looped_{};
+    std::size_t looped_count_ = 0;
     TokenBucket icmp_errors_;
     Timer announce_timer_;
     std::uint8_t announcements_left_ = 0;
@@ -288,6 +365,23 @@ class Stack final : private NeighbourOwner {
     std::size_t tx_count_ = 0;
     std::size_t tx_sent_ = 0;  // frames handed to the port in this poll
     std::array<Ipv4ProtocolHandler*, 256> handlers_{};
+
+    // Shared mode: next hops resolved through the kernel's tables, cached
+    // per destination until the tables' generation changes.
+    struct HopCacheEntry {
+        std::uint64_t generation = 0;  // 0: empty (KernelTables starts at 1)
+        wire::Ipv4Address destination;
+        wire::Ipv4Address next_hop;
+        wire::MacAddress mac;
+    };
+    static constexpr std::size_t kHopCacheSize = 64;
+    static constexpr std::size_t kMaxPendingResolutions = 16;
+    std::array<HopCacheEntry, kHopCacheSize> hop_cache_{};
+    std::uint64_t kernel_generation_ = 0;
+    std::uint64_t next_kernel_poll_ns_ = 0;
+    // Next hops with packets held in neighbours_ until the kernel resolves them.
+    std::array<wire::Ipv4Address, kMaxPendingResolutions> pending_{};
+    std::size_t pending_count_ = 0;
 };
 
 }  // namespace kbnet::stack

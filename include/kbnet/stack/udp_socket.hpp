@@ -165,6 +165,13 @@ class UdpSocket {
     // IP_MULTICAST_TTL; default 1 (RFC 1112 §6.1: a multicast datagram
     // stays on the local network unless the application asks otherwise).
     void set_multicast_ttl(std::uint8_t ttl) noexcept;
+    // IP_MULTICAST_LOOP; default on, as in Linux: a datagram this socket
+    // sends to a group the stack has joined is also delivered to the
+    // stack's sockets joined to it (this one included), at the next
+    // Stack::poll (RFC 1112 §6.1: delivery to the sending host's own
+    // members is the sender's choice). A looped datagram larger than one
+    // frame is dropped and counted in udp.InErrors.
+    void set_multicast_loop(bool on) noexcept;
     // IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP on the stack's interface.
     [[nodiscard]] Status join_group(wire::Ipv4Address group) noexcept;
     [[nodiscard]] Status leave_group(wire::Ipv4Address group) noexcept;

@@ -46,6 +46,8 @@ struct UdpControlBlock {
     bool broadcast = false;
     bool reuse_address = false;
     std::uint8_t multicast_ttl = 1;
+    // IP_MULTICAST_LOOP: on by default, as in Linux (ip(7)).
+    bool multicast_loop = true;
     wire::Ipv4Address local_address;
     std::uint16_t local_port = 0;
     wire::Ipv4Address remote_address;
@@ -90,6 +92,8 @@ class UdpTable {
     // Unbinds and frees the block. Its queue must already be empty (the
     // stack releases the datagrams first).
     void close(std::uint32_t index) noexcept;
+    // Undoes bind() (the socket stays open, unbound).
+    void unbind(std::uint32_t index) noexcept;
 
     // Binds an open, unbound block. port 0: the next free ephemeral port.
     // Address validity is the caller's (the stack knows its addresses).

@@ -316,7 +316,7 @@ TEST(StackUdp, every_socket_joined_to_a_group_receives_its_datagrams) {
     constexpr Ipv4Address kGroup = Ipv4Address::from_octets(239, 1, 2, 3);
     const MacAddress group_mac = MacAddress::for_ipv4_multicast(kGroup.value);
     RecordingObserver observer;
-    h.stack().multicast_groups().set_observer(&observer);
+    h.stack().set_membership_observer(&observer);
     auto a = h.stack().udp_open();
     auto b = h.stack().udp_open();
     a->set_reuse_address(true);
@@ -347,7 +347,7 @@ TEST(StackUdp, every_socket_joined_to_a_group_receives_its_datagrams) {
     b->close();
     EXPECT_EQ(observer.leaves, std::vector<Ipv4Address>{kGroup});  // close leaves too
     EXPECT_FALSE(h.stack().accepts_multicast(kGroup));
-    h.stack().multicast_groups().set_observer(nullptr);
+    h.stack().set_membership_observer(nullptr);
 }
 
 TEST(StackUdp, multicast_send_uses_the_group_mac_and_ttl_one) {
