@@ -4,7 +4,7 @@
 #   make test    unit + integration tests (g++), sanitizer unit tests (clang,
 #                ASan+UBSan; TSan on the threaded ones), bounded fuzzing,
 #                layering check
-#   make demo    build and run the main job (l2echo over an in-process pair)
+#   make demo    build and run the main job (sockperf against kbnet's stack and the kernel, side by side)
 #   make bench   micro-benchmarks side by side with reference implementations
 
 SHELL := /bin/bash

@@ -227,11 +227,20 @@ else:
 PY
 }
 
+# ---- section: UDP latency on the stack (issue 5) -------------------------------
+run_udp() {
+    echo "bench: UDP ping-pong: sockperf against kbnet and the kernel, kbnet to kbnet over memif..." >&2
+    bash "$(dirname "$0")/bench_udp.sh" "$BUILD" "$OUT_DIR/udp.json"
+}
+report_udp() { python3 "$(dirname "$0")/udp_report.py" "$OUT_DIR/udp.json"; }
+
 mkdir -p "$OUT_DIR"
 run_micro
 report
 run_memif
 report_memif
+run_udp
+report_udp
 if [[ ${KBNET_BENCH_SKIP_NET:-0} != 1 ]]; then
     run_l2echo
     report_l2echo
