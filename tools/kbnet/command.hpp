@@ -23,6 +23,7 @@ Command add_xdp(CLI::App& app);
 Command add_pktgen(CLI::App& app);
 Command add_stackdump(CLI::App& app);
 Command add_udp_echo(CLI::App& app);
+Command add_udp_ping(CLI::App& app);
 Command add_mcast_recv(CLI::App& app);
 
 }  // namespace kbnet::tools

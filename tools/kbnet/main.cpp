@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     commands.push_back(add_pktgen(app));
     commands.push_back(add_stackdump(app));
     commands.push_back(add_udp_echo(app));
+    commands.push_back(add_udp_ping(app));
     commands.push_back(add_mcast_recv(app));
 
     try {
