@@ -7,8 +7,13 @@
 //
 // With --address the stack owns that address (dedicated mode: it answers ARP
 // and ping for it; on AF_XDP the XDP program hands it every packet to that
-// address). Without it, the stack would share the interface's own address
-// with the kernel (shared mode, design.md decision 4).
+// address). Without it, the stack shares the interface's own address with
+// the kernel (shared mode, design.md decision 4): the kernel keeps ARP,
+// ICMP and every other port; the stack holds the listening port with a
+// kernel socket and, on AF_XDP, steers just that UDP port to itself.
+// IP fragments to a shared address stay with the kernel (the XDP program
+// cannot match a non-first fragment to a port), so in shared mode only
+// datagrams that fit one frame reach the echo.
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -116,30 +121,42 @@ void answer(stack::UdpSocket& sock, const stack::UdpDatagram& d, EchoStats& st) 
 int run_udp_echo(const UdpEchoOptions& o) {
     install_stop_signals();
     const auto [listen_ip, listen_port] = parse_listen(o.listen);
-    if (o.address.empty()) {
-        throw std::invalid_argument(
-            "--address IP/PREFIX is required: the stack owns that address (dedicated mode). Sharing the "
-            "interface's own address with the kernel (shared mode) is not available yet");
-    }
+    const bool shared = o.address.empty();
     stack::StackConfig cfg;
     cfg.name = o.name;
     cfg.port_spec = o.port;
-    cfg.set_address(o.address);
-    if (!o.gateway.empty()) cfg.gateway = parse_ip(o.gateway, "--gateway");
     const DeviceInfo dev = device_info(o.port);
+    if (shared) {
+        if (dev.name.empty() || !dev.mac) {
+            throw std::invalid_argument(fmt::format(
+                "{} has no kernel interface to share an address with: give the stack its own with --address "
+                "IP/PREFIX (dedicated mode), or use an afxdp: or afpacket: port",
+                o.port));
+        }
+        if (!o.gateway.empty()) {
+            throw std::invalid_argument("--gateway needs --address: in shared mode the kernel's routes are used");
+        }
+        cfg.mode = stack::AddressMode::shared;
+        cfg.interface = dev.name;
+    } else {
+        cfg.set_address(o.address);
+        if (!o.gateway.empty()) cfg.gateway = parse_ip(o.gateway, "--gateway");
+        if (listen_ip != wire::Ipv4Address{} && listen_ip != cfg.address) {
+            throw std::invalid_argument(fmt::format("--listen {} is not the stack's address {} (or 0.0.0.0)",
+                                                    listen_ip.to_string(), cfg.address.to_string()));
+        }
+    }
     // On a Linux interface, frames must carry its MAC to be delivered;
     // other ports get the stack's default (derived from the address).
     if (dev.mac) cfg.mac = dev.mac;
     if (dev.mtu) cfg.mtu = std::min<std::uint32_t>(*dev.mtu, 1500);
-    if (listen_ip != wire::Ipv4Address{} && listen_ip != cfg.address) {
-        throw std::invalid_argument(fmt::format("--listen {} is not the stack's address {} (or 0.0.0.0)",
-                                                listen_ip.to_string(), cfg.address.to_string()));
-    }
 
     std::unique_ptr<port::Port> p = port::open_port(o.port);
     if (port::Steering* s = p->steering()) {
-        // The whole address to the stack: ARP, ICMP, UDP, fragments.
-        s->add_filter(port::kOwnedAddress, 0, cfg.address.value);
+        // Dedicated: the whole address to the stack (ARP, ICMP, UDP,
+        // fragments). Shared: nothing yet; the stack steers each UDP port
+        // it binds (and only that) when the socket binds.
+        if (!shared) s->add_filter(port::kOwnedAddress, 0, cfg.address.value);
         s->steer_filtered();
     }
     if (!p->link_up()) {
@@ -154,6 +171,10 @@ int run_udp_echo(const UdpEchoOptions& o) {
 
     const TscClock& clock = TscClock::instance();
     stack::Stack st(*p, 0, cfg);
+    if (shared && listen_ip != wire::Ipv4Address{} && listen_ip != st.address()) {
+        throw std::invalid_argument(fmt::format("--listen {} is not {}'s address {} (or 0.0.0.0)",
+                                                listen_ip.to_string(), dev.name, st.address().to_string()));
+    }
     Result<stack::UdpSocket> sock = st.udp_open();
     if (!sock) throw std::runtime_error(fmt::format("cannot open a UDP socket: {}", sock.error().reason));
     if (Status b = sock->bind(listen_ip, listen_port); !b) {
@@ -161,8 +182,8 @@ int run_udp_echo(const UdpEchoOptions& o) {
     }
     (void)st.poll(clock.now_ns());
     FILE* out = o.json ? stderr : stdout;
-    fmt::print(out, "udp-echo: {} on {} ({}), stack '{}' (kbnet stackdump shows its counters)\n",
-               o.listen, cfg.address.to_string(), o.port, o.name);
+    fmt::print(out, "udp-echo: {} on {} ({}, {} address), stack '{}' (kbnet stackdump shows its counters)\n", o.listen,
+               st.address().to_string(), o.port, shared ? "shared" : "dedicated", o.name);
     std::fflush(out);
 
     EchoStats stats;
@@ -181,8 +202,7 @@ int run_udp_echo(const UdpEchoOptions& o) {
             if (stop_requested() || now >= end) break;
             if (now >= next_stats) {
                 fmt::print(out, "udp-echo: {} datagrams/s, {} replied in all\n",
-                           static_cast<double>(stats.received - last_received) * 1e9 /
-                               static_cast<double>(interval),
+                           static_cast<double>(stats.received - last_received) * 1e9 / static_cast<double>(interval),
                            stats.replied);
                 std::fflush(out);
                 last_received = stats.received;
@@ -194,7 +214,8 @@ int run_udp_echo(const UdpEchoOptions& o) {
     const stack::StackCounters& c = st.counters();
     if (o.json) {
         nlohmann::json j = {{"port", o.port},
-                            {"address", cfg.address.to_string()},
+                            {"address", st.address().to_string()},
+                            {"mode", shared ? "shared" : "dedicated"},
                             {"listen", o.listen},
                             {"seconds", seconds},
                             {"received", stats.received},
@@ -207,9 +228,10 @@ int run_udp_echo(const UdpEchoOptions& o) {
                             {"icmp_out_echo_reps", c.icmp.out_echo_reps}};
         fmt::print("{}\n", j.dump());
     } else {
-        fmt::print("udp-echo: {} datagrams received, {} replied, {} sockperf messages wanting no reply, {} replies "
-                   "failed, in {:.3f} s\n",
-                   stats.received, stats.replied, stats.sockperf_ignored, stats.send_failed, seconds);
+        fmt::print(
+            "udp-echo: {} datagrams received, {} replied, {} sockperf messages wanting no reply, {} replies "
+            "failed, in {:.3f} s\n",
+            stats.received, stats.replied, stats.sockperf_ignored, stats.send_failed, seconds);
     }
     return kExitOk;
 }
@@ -227,7 +249,8 @@ Command add_udp_echo(CLI::App& app) {
         ->required()
         ->option_text("IP:PORT");
     sub->add_option("--address", o->address,
-                    "The stack's own address and prefix (dedicated mode: it answers ARP and ping for it)")
+                    "The stack's own address and prefix (dedicated mode: it answers ARP and ping for it); without "
+                    "it the stack shares the interface's address with the kernel (shared mode)")
         ->option_text("IP/PREFIX");
     sub->add_option("--gateway", o->gateway, "Next hop for destinations outside the prefix")->option_text("IP");
     sub->add_option("--duration", o->duration, "Stop after SEC seconds (default: until SIGINT/SIGTERM)")
