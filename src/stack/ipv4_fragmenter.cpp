@@ -105,28 +105,40 @@ Result<std::size_t> ipv4_fragment_count(const wire::Ipv4Header& header, std::siz
     return plan->count;
 }
 
-Result<std::size_t> ipv4_fragment(const wire::Ipv4Header& header, std::span<const std::uint8_t> payload,
-                                  std::uint32_t mtu, FramePool& pool, std::span<PacketHandle> out) noexcept {
-    auto planned = make_plan(header, payload.size(), mtu);
-    if (!planned) return planned.error();
-    Plan& plan = *planned;
-    if (out.size() < plan.count) {
-        return Error{Errc::invalid_argument, "IPv4 fragmenter: handle span shorter than the fragment count"};
+namespace {
+
+// Copies bytes [offset, offset + n) of the concatenation head + body to out.
+void gather(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body, std::size_t offset, std::size_t n,
+            std::uint8_t* out) noexcept {
+    if (offset < head.size()) {
+        const std::size_t k = std::min(n, head.size() - offset);
+        std::memcpy(out, head.data() + offset, k);
+        out += k;
+        n -= k;
+        offset = 0;
+    } else {
+        offset -= head.size();
     }
-    const BufferArea& area = pool.area();
-    const std::size_t largest = std::min<std::size_t>(mtu, plan.first.header_len() + payload.size());
+    if (n > 0) std::memcpy(out, body.data() + offset, n);
+}
+
+Status check_room(const BufferArea& area, std::uint32_t mtu, std::size_t datagram_len) noexcept {
+    const std::size_t largest = std::min<std::size_t>(mtu, datagram_len);
     if (largest > std::size_t{area.frame_size()} - area.headroom()) {
         return Error{Errc::invalid_argument, "IPv4 fragmenter: MTU larger than a frame's room after the headroom"};
     }
-    const std::span<PacketHandle> handles = out.first(plan.count);
-    if (!pool.alloc_bulk(handles)) {
-        return Error{Errc::no_buffers, "IPv4 fragmenter: not enough free frames for every fragment"};
-    }
+    return {};
+}
 
+// Writes the planned fragments into handles (plan.count of them).
+Status write_fragments(Plan& plan, const wire::Ipv4Header& header, std::span<const std::uint8_t> head,
+                       std::span<const std::uint8_t> body, const BufferArea& area,
+                       std::span<PacketHandle> handles) noexcept {
+    const std::size_t total = head.size() + body.size();
     std::size_t offset = 0;
     for (std::size_t i = 0; i < plan.count; ++i) {
         wire::Ipv4Header& h = i == 0 ? plan.first : plan.rest;
-        const std::size_t len = std::min(i == 0 ? plan.first_data : plan.rest_data, payload.size() - offset);
+        const std::size_t len = std::min(i == 0 ? plan.first_data : plan.rest_data, total - offset);
         const bool last = i + 1 == plan.count;
         h.payload_len = static_cast<std::uint16_t>(len);
         // RFC 791 §3.2: offsets count from the original datagram's start,
@@ -138,16 +150,58 @@ Result<std::size_t> ipv4_fragment(const wire::Ipv4Header& header, std::span<cons
         PacketHandle& packet = handles[i];
         packet.length = static_cast<std::uint16_t>(header_len + len);
         const std::span<std::uint8_t> bytes = area.bytes(packet);
-        Status written = h.emit(bytes);
-        if (!written) {
-            // A field out of range (dscp, ecn): emit() checks what the plan
-            // does not. Nothing has been sent, so give every frame back.
-            pool.free(handles);
-            return written.error();
-        }
-        if (len != 0) std::memcpy(bytes.data() + header_len, payload.data() + offset, len);
+        // A field out of range (dscp, ecn): emit() checks what the plan
+        // does not. Nothing has been sent.
+        if (Status written = h.emit(bytes); !written) return written;
+        if (len != 0) gather(head, body, offset, len, bytes.data() + header_len);
         offset += len;
     }
+    return {};
+}
+
+}  // namespace
+
+Result<std::size_t> ipv4_fragment(const wire::Ipv4Header& header, std::span<const std::uint8_t> payload,
+                                  std::uint32_t mtu, FramePool& pool, std::span<PacketHandle> out) noexcept {
+    auto planned = make_plan(header, payload.size(), mtu);
+    if (!planned) return planned.error();
+    Plan& plan = *planned;
+    if (out.size() < plan.count) {
+        return Error{Errc::invalid_argument, "IPv4 fragmenter: handle span shorter than the fragment count"};
+    }
+    if (Status room = check_room(pool.area(), mtu, plan.first.header_len() + payload.size()); !room) {
+        return room.error();
+    }
+    const std::span<PacketHandle> handles = out.first(plan.count);
+    if (!pool.alloc_bulk(handles)) {
+        return Error{Errc::no_buffers, "IPv4 fragmenter: not enough free frames for every fragment"};
+    }
+    if (Status written = write_fragments(plan, header, payload, {}, pool.area(), handles); !written) {
+        pool.free(handles);  // give every frame back
+        return written.error();
+    }
+    return plan.count;
+}
+
+Result<std::size_t> ipv4_fragment(const wire::Ipv4Header& header, std::span<const std::uint8_t> head,
+                                  std::span<const std::uint8_t> body, std::uint32_t mtu, const BufferArea& area,
+                                  std::span<PacketHandle> frames) noexcept {
+    auto planned = make_plan(header, head.size() + body.size(), mtu);
+    if (!planned) return planned.error();
+    Plan& plan = *planned;
+    if (frames.size() != plan.count) {
+        return Error{Errc::invalid_argument, "IPv4 fragmenter: frame span not the size of the fragment count"};
+    }
+    if (Status room = check_room(area, mtu, plan.first.header_len() + head.size() + body.size()); !room) {
+        return room.error();
+    }
+    const std::size_t largest = std::min<std::size_t>(mtu, plan.first.header_len() + head.size() + body.size());
+    for (const PacketHandle& f : frames) {
+        if (!area.contains(f) || std::size_t{f.offset} + largest > area.frame_size()) {
+            return Error{Errc::invalid_argument, "IPv4 fragmenter: a frame not of the area, or without room for MTU"};
+        }
+    }
+    if (Status written = write_fragments(plan, header, head, body, area, frames); !written) return written.error();
     return plan.count;
 }
 

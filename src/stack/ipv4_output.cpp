@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 
+#include "kbnet/stack/ipv4_fragmenter.hpp"
 #include "kbnet/stack/stack.hpp"
 #include "kbnet/wire/ipv4.hpp"
 
@@ -15,21 +16,6 @@ namespace {
 // Fragments of one datagram we send: 45 carry a 65535-byte datagram over a
 // 1500-byte MTU; smaller MTUs are refused for datagrams needing more.
 constexpr std::size_t kMaxFragments = 64;
-
-// Copies bytes [offset, offset + n) of the concatenation head + body to out.
-void gather(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body, std::size_t offset, std::size_t n,
-            std::uint8_t* out) noexcept {
-    if (offset < head.size()) {
-        const std::size_t k = std::min(n, head.size() - offset);
-        std::memcpy(out, head.data() + offset, k);
-        out += k;
-        n -= k;
-        offset = 0;
-    } else {
-        offset -= head.size();
-    }
-    if (n > 0) std::memcpy(out, body.data() + offset, n);
-}
 
 }  // namespace
 
@@ -143,54 +129,35 @@ Status Stack::ipv4_output_copy(const Ipv4SendParams& params, std::span<const std
     auto hop = route(params.destination);
     if (!hop) return hop.error();
 
-    std::size_t chunk = length;
-    std::size_t count = 1;
-    if (header_len + length > mtu_) {
-        // RFC 791 §3.1 "Flags": a datagram with DF set is never fragmented.
-        if (params.dont_fragment) {
-            ++c.ip.frag_fails;
-            return Error{Errc::invalid_argument, "datagram larger than the MTU with DF set (EMSGSIZE)"};
-        }
-        // RFC 791 §3.1: only options with the copied flag go in every
-        // fragment; the stack sends no others on fragmentable datagrams.
-        for (const wire::TlvOption& o : wire::TlvOptionRange(params.options)) {
-            if ((o.kind & 0x80) == 0) {
-                ++c.ip.frag_fails;
-                return Error{Errc::unsupported, "fragmenting a datagram with non-copied IP options"};
-            }
-        }
-        // RFC 791 §3.2: every fragment but the last carries a multiple of 8.
-        chunk = (mtu_ - header_len) & ~std::size_t{7};
-        count = (length + chunk - 1) / chunk;
-        if (count > kMaxFragments) {
-            ++c.ip.frag_fails;
-            return Error{Errc::invalid_argument, "datagram needs more than 64 fragments at this MTU (EMSGSIZE)"};
-        }
+    // RFC 791 §3.1 "Flags": a datagram with DF set is never fragmented.
+    if (params.dont_fragment && header_len + length > mtu_) {
+        ++c.ip.frag_fails;
+        return Error{Errc::invalid_argument, "datagram larger than the MTU with DF set (EMSGSIZE)"};
     }
+    // RFC 791 §2.3/§3.2 by the shared fragmenter (copied options only in
+    // later fragments, offsets in 8-byte units), into frames of our port.
+    auto planned = ipv4_fragment_count(header, length, mtu_);
+    if (!planned || *planned > kMaxFragments) {
+        ++c.ip.frag_fails;
+        return planned ? Error{Errc::invalid_argument, "datagram needs more than 64 fragments at this MTU (EMSGSIZE)"}
+                       : planned.error();
+    }
+    const std::size_t count = *planned;
     // All frames or none, so a datagram never leaves in part.
     std::array<PacketHandle, kMaxFragments> frames;
-    const std::uint16_t got = port_.alloc(queue_, std::span<PacketHandle>(frames.data(), count));
+    const std::span<PacketHandle> taken(frames.data(), count);
+    const std::uint16_t got = port_.alloc(queue_, taken);
     if (got < count) {
         port_.free(queue_, std::span<const PacketHandle>(frames.data(), got));
         ++c.link.tx_no_buffer;
         ++c.ip.out_discards;
         return Error{Errc::no_buffers, "no free transmit frames in the port's pool"};
     }
-    for (std::size_t i = 0; i < count; ++i) {
-        const std::size_t offset = i * chunk;
-        const std::size_t n = std::min(chunk, length - offset);
-        header.fragment_offset = static_cast<std::uint16_t>(offset);
-        header.more_fragments = i + 1 < count;
-        header.payload_len = static_cast<std::uint16_t>(n);
-        PacketHandle& f = frames[i];
-        if (!port_.area().append(f, static_cast<std::uint32_t>(header_len + n)) ||
-            !header.emit(port_.area().bytes(f)).ok()) {
-            // Cannot happen for an MTU the constructor accepted; free the rest.
-            port_.free(queue_, std::span<const PacketHandle>(frames.data() + i, count - i));
-            ++c.ip.out_discards;
-            return Error{Errc::invalid_argument, "fragment does not fit in a frame"};
-        }
-        gather(head, body, offset, n, port_.area().data(f) + header_len);
+    if (auto written = ipv4_fragment(header, head, body, mtu_, port_.area(), taken); !written) {
+        // Cannot happen for an MTU the constructor accepted; nothing left.
+        port_.free(queue_, std::span<const PacketHandle>(taken));
+        ++c.ip.out_discards;
+        return written.error();
     }
     if (count > 1) {
         ++c.ip.frag_oks;

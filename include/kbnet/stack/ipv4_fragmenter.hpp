@@ -2,9 +2,10 @@
 // Fragmentation Procedure").
 //
 // ipv4_fragment() writes a datagram (a header value and its payload bytes)
-// into frames of a FramePool, one fragment per frame, each IPv4 header at
-// the handle's offset so the pool's headroom stays free for the link header
-// the caller prepends. A datagram that fits the MTU comes out as one
+// into frames of a FramePool, or into frames the caller allocated (the
+// stack, whose frames come from its port), one fragment per frame, each
+// IPv4 header at the handle's offset so the headroom stays free for the
+// link header the caller prepends. A datagram that fits the MTU comes out as one
 // unfragmented packet, so the output path can call it for every datagram.
 //
 // The rules it applies:
@@ -20,13 +21,15 @@
 //  - A header that is itself a fragment (forwarding one on): offsets add to
 //    its offset and the last piece keeps its MF (RFC 791 §3.2 procedure).
 //  - All or nothing: frames come from FramePool::alloc_bulk, so on any
-//    error no frame is taken.
+//    error no frame is taken. The caller-allocated variant writes nothing
+//    the caller could send on error: it keeps its frames and frees them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "kbnet/core/buffer_area.hpp"
 #include "kbnet/core/frame_pool.hpp"
 #include "kbnet/core/packet.hpp"
 #include "kbnet/core/result.hpp"
@@ -60,5 +63,16 @@ inline constexpr std::uint32_t kIpv4MinMtu = 68;
 [[nodiscard]] Result<std::size_t> ipv4_fragment(const wire::Ipv4Header& header, std::span<const std::uint8_t> payload,
                                                 std::uint32_t mtu, FramePool& pool,
                                                 std::span<PacketHandle> out) noexcept;
+
+// The same into frames the caller allocated from area: frames[0 .. n) with
+// n = ipv4_fragment_count() (more is an error: the caller would not know
+// which to free), fresh handles whose offset leaves the headroom free; the
+// payload is head followed by body (a transport header built apart from
+// its data needs no copy to join them). The lengths of the handles are
+// set. The same errors, no_buffers aside; on error the caller still owns
+// every frame and frees them.
+[[nodiscard]] Result<std::size_t> ipv4_fragment(const wire::Ipv4Header& header, std::span<const std::uint8_t> head,
+                                                std::span<const std::uint8_t> body, std::uint32_t mtu,
+                                                const BufferArea& area, std::span<PacketHandle> frames) noexcept;
 
 }  // namespace kbnet::stack

@@ -368,5 +368,86 @@ TEST_F(Ipv4Fragmenter, round_trips_through_the_reassembler_in_shuffled_orders) {
     EXPECT_EQ(reassembler.counters().reasm_fails, 0u);
 }
 
+// ---- into frames the caller allocated (the stack's output path)
+
+TEST_F(Ipv4Fragmenter, caller_frames_get_the_same_exact_headers_with_the_payload_gathered_from_two_pieces) {
+    const Bytes payload = random_bytes(4008, 1);
+    // An 8-byte transport header built apart from its data, as UDP sends.
+    const std::span<const std::uint8_t> head(payload.data(), 8);
+    const std::span<const std::uint8_t> body(payload.data() + 8, payload.size() - 8);
+    auto count = ipv4_fragment_count(udp_header(), payload.size(), 1500);
+    ASSERT_TRUE(count.ok());
+    ASSERT_EQ(*count, 3u);
+    std::array<PacketHandle, 3> frames{};
+    ASSERT_TRUE(pool_.alloc_bulk(frames));
+    auto n = ipv4_fragment(udp_header(), head, body, 1500, area_, frames);
+    ASSERT_TRUE(n.ok()) << n.error().reason;
+    ASSERT_EQ(*n, 3u);
+    const std::array<std::size_t, 3> sizes = {1480, 1480, 1048};
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto b = bytes(frames[i]);
+        ASSERT_EQ(b.size(), 20 + sizes[i]) << i;
+        EXPECT_EQ(frames[i].offset, kHeadroom);  // the link header still fits in front
+        EXPECT_TRUE(std::equal(kExpectedHeaders[i].begin(), kExpectedHeaders[i].end(), b.begin())) << "header " << i;
+        EXPECT_TRUE(std::equal(b.begin() + 20, b.end(), payload.begin() + static_cast<std::ptrdiff_t>(offset)))
+            << "payload " << i;
+        offset += sizes[i];
+    }
+    pool_.free(frames);
+    EXPECT_EQ(pool_.available(), 128u);
+}
+
+TEST_F(Ipv4Fragmenter, caller_frames_hold_an_unfragmented_datagram_that_fits) {
+    const Bytes payload = random_bytes(100, 2);
+    PacketHandle frame{};
+    ASSERT_TRUE(pool_.alloc(frame));
+    auto n = ipv4_fragment(udp_header(), {}, payload, 1500, area_, std::span<PacketHandle>(&frame, 1));
+    ASSERT_TRUE(n.ok()) << n.error().reason;
+    EXPECT_EQ(*n, 1u);
+    EXPECT_EQ(Bytes(bytes(frame).begin(), bytes(frame).end()), whole(udp_header(), payload));
+    pool_.free(frame);
+}
+
+TEST_F(Ipv4Fragmenter, caller_frames_refuse_a_span_not_the_fragment_count_and_df) {
+    const Bytes payload = random_bytes(4008, 3);
+    std::array<PacketHandle, 4> frames{};
+    ASSERT_TRUE(pool_.alloc_bulk(frames));
+    // One more frame than fragments: the caller could not tell which to send.
+    auto extra = ipv4_fragment(udp_header(), {}, payload, 1500, area_, frames);
+    ASSERT_FALSE(extra.ok());
+    EXPECT_EQ(extra.code(), Errc::invalid_argument);
+    wire::Ipv4Header df = udp_header();
+    df.dont_fragment = true;
+    auto refused = ipv4_fragment(df, {}, payload, 1500, area_, std::span<PacketHandle>(frames).first(3));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.code(), Errc::invalid_argument);
+    pool_.free(frames);  // the caller kept them all
+    EXPECT_EQ(pool_.available(), 128u);
+}
+
+TEST_F(Ipv4Fragmenter, caller_frames_keep_only_copied_options_after_the_first_fragment) {
+    wire::Ipv4Header h = udp_header();
+    // Router Alert (type 148: copied flag set) and a record-route-like
+    // option without the flag (type 7, 7 bytes: RFC 791 Record Route).
+    ASSERT_TRUE(h.add_option(wire::kIpv4RouterAlertOption).ok());
+    const std::array<std::uint8_t, 7> record_route = {7, 7, 4, 0, 0, 0, 0};
+    ASSERT_TRUE(h.add_option(record_route).ok());
+    const Bytes payload = random_bytes(3000, 4);
+    auto count = ipv4_fragment_count(h, payload.size(), 1500);
+    ASSERT_TRUE(count.ok());
+    std::vector<PacketHandle> frames(*count);
+    ASSERT_TRUE(pool_.alloc_bulk(frames));
+    auto n = ipv4_fragment(h, {}, payload, 1500, area_, frames);
+    ASSERT_TRUE(n.ok()) << n.error().reason;
+    EXPECT_EQ(view(frames[0]).header_len(), 32u);  // 20 + 4 + 7, padded to 32
+    for (std::size_t i = 1; i < frames.size(); ++i) {
+        EXPECT_EQ(view(frames[i]).header_len(), 24u) << i;  // Router Alert only
+        EXPECT_TRUE(std::equal(wire::kIpv4RouterAlertOption.begin(), wire::kIpv4RouterAlertOption.end(),
+                               view(frames[i]).options().begin()));
+    }
+    pool_.free(frames);
+}
+
 }  // namespace
 }  // namespace kbnet::stack
