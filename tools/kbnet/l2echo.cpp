@@ -22,6 +22,7 @@
 
 #include "command.hpp"
 #include "feeder.hpp"
+#include "port_setup.hpp"
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/core/log.hpp"
@@ -253,11 +254,7 @@ int run_l2echo(const EchoOptions& o) {
 
     // A port with a peer (memif) carries nothing until the peer is there;
     // the clock starts when it is.
-    if (!p->link_up()) {
-        fmt::print(stderr, "l2echo: waiting for the peer of {}\n", o.port);
-        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        if (stop_requested()) return kExitOk;
-    }
+    if (!wait_for_link(*p, "l2echo", o.port)) return kExitOk;
 
     // Queue q goes to worker q % workers.
     std::vector<std::vector<std::uint16_t>> owned(workers);

@@ -29,7 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "device_info.hpp"
+#include "port_setup.hpp"
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/port/port.hpp"
@@ -101,27 +101,11 @@ int run_mcast_recv(const McastRecvOptions& o) {
     cfg.name = o.name;
     cfg.port_spec = o.port;
     cfg.set_address(o.address);
-    const DeviceInfo dev = device_info(o.port);
-    if (dev.mac) cfg.mac = dev.mac;
-    if (dev.mtu) cfg.mtu = std::min<std::uint32_t>(*dev.mtu, 1500);
-
-    std::unique_ptr<port::Port> p = port::open_port(o.port);
-    if (port::Steering* s = p->steering()) {
-        // Our address (ARP, unicast) and the group's datagrams to the stack.
-        s->add_filter(port::kOwnedAddress, 0, cfg.address.value);
-        s->add_filter(port::kOwnedAddress, 0, group.value);
-        s->steer_filtered();
-    }
-    if (!p->link_up()) {
-        fmt::print(stderr, "mcast-recv: waiting for the peer of {}\n", o.port);
-        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (o.core >= 0) {
-        if (Status s = pin_current_thread(static_cast<unsigned>(o.core)); !s) {
-            throw std::invalid_argument(fmt::format("--core {}: {}", o.core, s.error().reason));
-        }
-    }
-
+    apply_device_defaults(cfg, o.port);
+    // Our address (ARP, unicast) and the group's datagrams to the stack.
+    const wire::Ipv4Address owned[] = {cfg.address, group};
+    std::unique_ptr<port::Port> p = open_stack_port(o.port, owned, "mcast-recv");
+    pin_to_core(o.core);
     const TscClock& clock = TscClock::instance();
     stack::Stack st(*p, 0, cfg);
     (void)st.poll(clock.now_ns());  // the stack's clock, for the join's timers

@@ -28,6 +28,7 @@
 
 #include "command.hpp"
 #include "device_info.hpp"
+#include "port_setup.hpp"
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/core/log.hpp"
@@ -418,10 +419,7 @@ int run_pktgen(const PktgenOptions& o) {
 
     // A port with a peer (memif) carries nothing until the peer is there;
     // sending starts when it is.
-    if (!p->link_up()) {
-        fmt::print(stderr, "pktgen: waiting for the peer of {}\n", o.port);
-        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    (void)wait_for_link(*p, "pktgen", o.port);
 
     Generator gen(*p, *tmpl, o);
     const std::uint16_t queues = p->queue_count();

@@ -28,6 +28,7 @@
 
 #include "command.hpp"
 #include "device_info.hpp"
+#include "port_setup.hpp"
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/port/port.hpp"
@@ -146,28 +147,14 @@ int run_udp_echo(const UdpEchoOptions& o) {
                                                     listen_ip.to_string(), cfg.address.to_string()));
         }
     }
-    // On a Linux interface, frames must carry its MAC to be delivered;
-    // other ports get the stack's default (derived from the address).
-    if (dev.mac) cfg.mac = dev.mac;
-    if (dev.mtu) cfg.mtu = std::min<std::uint32_t>(*dev.mtu, 1500);
-
-    std::unique_ptr<port::Port> p = port::open_port(o.port);
-    if (port::Steering* s = p->steering()) {
-        // Dedicated: the whole address to the stack (ARP, ICMP, UDP,
-        // fragments). Shared: nothing yet; the stack steers each UDP port
-        // it binds (and only that) when the socket binds.
-        if (!shared) s->add_filter(port::kOwnedAddress, 0, cfg.address.value);
-        s->steer_filtered();
-    }
-    if (!p->link_up()) {
-        fmt::print(stderr, "udp-echo: waiting for the peer of {}\n", o.port);
-        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (o.core >= 0) {
-        if (Status s = pin_current_thread(static_cast<unsigned>(o.core)); !s) {
-            throw std::invalid_argument(fmt::format("--core {}: {}", o.core, s.error().reason));
-        }
-    }
+    apply_device_defaults(cfg, o.port);
+    // Dedicated: the whole address to the stack (ARP, ICMP, UDP, fragments).
+    // Shared: nothing yet; the stack steers each UDP port it binds (and only
+    // that) when the socket binds.
+    std::vector<wire::Ipv4Address> owned;
+    if (!shared) owned.push_back(cfg.address);
+    std::unique_ptr<port::Port> p = open_stack_port(o.port, owned, "udp-echo");
+    pin_to_core(o.core);
 
     const TscClock& clock = TscClock::instance();
     stack::Stack st(*p, 0, cfg);

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "device_info.hpp"
+#include "port_setup.hpp"
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/core/endian.hpp"
@@ -74,23 +74,10 @@ int run_udp_ping(const UdpPingOptions& o) {
         if (!gw) throw std::invalid_argument(fmt::format("--gateway '{}' is not an IPv4 address", o.gateway));
         cfg.gateway = *gw;
     }
-    const DeviceInfo dev = device_info(o.port);
-    if (dev.mac) cfg.mac = dev.mac;
-
-    std::unique_ptr<port::Port> p = port::open_port(o.port);
-    if (port::Steering* s = p->steering()) {
-        s->add_filter(port::kOwnedAddress, 0, cfg.address.value);
-        s->steer_filtered();
-    }
-    if (!p->link_up()) {
-        fmt::print(stderr, "udp-ping: waiting for the peer of {}\n", o.port);
-        while (!p->link_up() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (o.core >= 0) {
-        if (Status s = pin_current_thread(static_cast<unsigned>(o.core)); !s) {
-            throw std::invalid_argument(fmt::format("--core {}: {}", o.core, s.error().reason));
-        }
-    }
+    apply_device_defaults(cfg, o.port);
+    const wire::Ipv4Address owned[] = {cfg.address};
+    std::unique_ptr<port::Port> p = open_stack_port(o.port, owned, "udp-ping");
+    pin_to_core(o.core);
     const TscClock& clock = TscClock::instance();
     stack::Stack st(*p, 0, cfg);
     Result<stack::UdpSocket> sock = st.udp_open();
