@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -366,18 +368,32 @@ TEST(StatsList, cleans_the_segment_of_a_process_that_died_without_removing_it) {
 }
 
 TEST(StatsList, without_cleaning_a_dead_segment_is_reported_stale_and_left_in_place) {
+    // In a directory of its own: a test running beside this one that lists
+    // /dev/shm with cleaning on would otherwise remove the object first.
+    char dir_template[] = "/tmp/kbnet-stats-test-XXXXXX";
+    const char* dir = mkdtemp(dir_template);
+    ASSERT_NE(dir, nullptr);
     const pid_t pid = dead_pid();
     const std::string object = fmt::format("kbnet-stack.{}.{}", pid, unique_name("stale"));
-    SegmentHeader h{};
-    RawObject raw(object, &h, sizeof h);  // all zeros: never initialised
+    const std::string path = std::string(dir) + "/" + object;
+    {
+        SegmentHeader h{};  // all zeros: never initialised
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        ASSERT_EQ(std::fwrite(&h, sizeof h, 1, f), 1u);
+        std::fclose(f);
+    }
     ListOptions options;
+    options.directory = dir;
     options.clean = false;
     const StackList list = list_stacks(options);
     const SegmentNote* note = find_note(list.skipped, object);
     ASSERT_NE(note, nullptr);
     EXPECT_TRUE(note->reason.starts_with("stale")) << note->reason;
-    EXPECT_TRUE(shm_exists(object));
+    EXPECT_EQ(access(path.c_str(), F_OK), 0) << "left in place";
     EXPECT_EQ(find_note(list.cleaned, object), nullptr);
+    std::remove(path.c_str());
+    rmdir(dir);
 }
 
 TEST(StatsList, cleans_a_segment_whose_pid_now_belongs_to_another_process) {
