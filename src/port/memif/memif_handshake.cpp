@@ -164,7 +164,10 @@ Step ServerHandshake::on_add_region(const Message& m, Fd fd) {
     }
     if (index >= kMaxRegions) return refuse(fmt::format("too many regions (at most {})", kMaxRegions));
     if (!fd.valid()) return refuse(fmt::format("region {} came without its memory file descriptor", index));
-    if (size == 0 || size > (std::uint64_t{1} << 40)) {
+    // Descriptors address a region with 32-bit offsets and lengths, so a
+    // larger region is never needed; refusing it keeps every offset + length
+    // sum within 33 bits.
+    if (size == 0 || size > (std::uint64_t{1} << 32)) {
         return refuse(fmt::format("region {} has an unusable size of {} bytes", index, size));
     }
     // The file must really be that large: mapping past its end would turn
@@ -173,6 +176,15 @@ Step ServerHandshake::on_add_region(const Message& m, Fd fd) {
     if (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < size) {
         return refuse(fmt::format("region {} claims {} bytes but its file holds {}", index, size,
                                   static_cast<long long>(st.st_size)));
+    }
+    // A region the client can still shrink could turn our next copy into
+    // SIGBUS. DPDK and kbnet seal theirs (F_SEAL_SHRINK); say so when a peer
+    // does not.
+    const int seals = ::fcntl(fd.get(), F_GET_SEALS);
+    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
+        KBNET_LOG_WARN("memif: the client's region {} is not sealed against shrinking; a client that shrinks it "
+                       "can crash this process (SIGBUS)",
+                       index);
     }
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (p == MAP_FAILED) return refuse(fmt::format("cannot map region {}: {}", index, std::strerror(errno)));

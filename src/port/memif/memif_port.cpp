@@ -30,6 +30,10 @@ using namespace memif;
 constexpr int kRetryMs = 250;          // client: how often to look for a server that is not there
 constexpr std::uint16_t kRegionBuffers = 1;  // client: region index of the buffer area
 constexpr std::string_view kClosedReason = "interface closed";  // DISCONNECT of an orderly shutdown
+// Server transmit: at most this many of the client's buffers per packet (a
+// 9000-byte frame over 2048-byte buffers takes 5); more means buffers too
+// small to be meant, and the connection is dropped.
+constexpr std::uint16_t kMaxSegments = 64;
 
 #if defined(__x86_64__) || defined(__i386__)
 inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
@@ -149,7 +153,7 @@ class MemifPort final : public Port {
         if (!settings_.server && q.pool->available() < out.size()) {
             // Frames the server has finished with come back first.
             Session* s = enter(q, queue);
-            if (s != nullptr && queue < s->c2s.size()) (void)client_reclaim(q, *s, s->c2s[queue]);
+            if (s != nullptr && queue < s->c2s.size()) (void)client_reclaim(q, queue, *s, s->c2s[queue]);
             leave(q);
         }
         return static_cast<std::uint16_t>(q.pool->alloc_burst(out));
@@ -177,6 +181,12 @@ class MemifPort final : public Port {
         // wakeup).
         std::uint64_t v;
         (void)!::read(r.eventfd, &v, sizeof v);
+        // The read may have taken the control thread's retirement kick
+        // (it clears session_ before kicking): look again before sleeping.
+        if (session_.load(std::memory_order_seq_cst) != s) {
+            leave(q);
+            return true;
+        }
         const std::uint16_t published = settings_.server ? r.head().load(std::memory_order_acquire)
                                                          : r.tail().load(std::memory_order_acquire);
         if (published == q.rx_next && r.eventfd >= 0) {
@@ -193,7 +203,7 @@ class MemifPort final : public Port {
         Queue& q = *queues_[queue];
         Session* s = enter(q, queue);
         if (s != nullptr && queue < s->c2s.size() && !settings_.server) {
-            (void)client_reclaim(q, *s, s->c2s[queue]);
+            (void)client_reclaim(q, queue, *s, s->c2s[queue]);
             client_refill(q, s->s2c[queue]);
         }
         leave(q);
@@ -207,10 +217,12 @@ class MemifPort final : public Port {
         std::uint64_t generation = 0;  // the session the indices below belong to
         std::uint16_t rx_next = 0;     // next slot to receive from
         std::uint16_t rx_posted = 0;   // client: S2C head (slots up to here hold our frames)
+        std::uint16_t mask = 0;        // the session's ring mask (the agreed size may be below ours)
         std::uint16_t tx_next = 0;     // next slot to transmit into
         std::uint16_t tx_done = 0;     // client: C2S slots before this were returned by the server
         std::vector<PacketHandle> slots;     // client: frame posted in each S2C slot
         std::vector<PacketHandle> inflight;  // client: frame sent in each C2S slot
+        std::array<Descriptor, 64> segs;     // server tx: one packet's validated descriptor copies
         std::unique_ptr<FramePool> pool;
     };
 
@@ -238,12 +250,14 @@ class MemifPort final : public Port {
     // session), and the ring indices start over.
     void begin_generation(Queue& q, std::uint16_t queue, Session* s) noexcept {
         if (q.generation != 0 && !settings_.server) {
-            for (std::uint16_t i = q.rx_next; i != q.rx_posted; ++i) q.pool->free(q.slots[i & (q.slots.size() - 1)]);
-            for (std::uint16_t i = q.tx_done; i != q.tx_next; ++i)
-                q.pool->free(q.inflight[i & (q.inflight.size() - 1)]);
+            // The slots were filled with the old session's mask (its ring
+            // may have been smaller than ours).
+            for (std::uint16_t i = q.rx_next; i != q.rx_posted; ++i) q.pool->free(q.slots[i & q.mask]);
+            for (std::uint16_t i = q.tx_done; i != q.tx_next; ++i) q.pool->free(q.inflight[i & q.mask]);
         }
         q.rx_next = q.rx_posted = q.tx_next = q.tx_done = 0;
         q.generation = s != nullptr ? s->generation : 0;
+        q.mask = s != nullptr && queue < s->s2c.size() ? s->s2c[queue].mask() : 0;
         if (s != nullptr && !settings_.server && queue < s->s2c.size()) client_refill(q, s->s2c[queue]);
     }
 
@@ -285,12 +299,12 @@ class MemifPort final : public Port {
         QueueCounters& c = counters_of(queue);
         while (used < avail && n < out.size()) {
             const std::uint16_t slot = static_cast<std::uint16_t>(q.rx_next + used);
-            const Descriptor d = *r.desc(slot);
+            const Descriptor d = r.read(slot);
             if (KBNET_UNLIKELY((d.flags & kDescFlagNext) != 0)) {
                 // A packet longer than our buffers, split by the server:
                 // one handle cannot carry it. Drop the chain, count it.
                 std::uint16_t len = 1;
-                while ((r.desc(static_cast<std::uint16_t>(slot + len - 1))->flags & kDescFlagNext) != 0) {
+                while ((r.read(static_cast<std::uint16_t>(slot + len - 1)).flags & kDescFlagNext) != 0) {
                     if (static_cast<std::uint16_t>(used + len) >= avail) {
                         raise_fault(s, Fault::bad_index, queue);  // tail moved inside a packet
                         break;
@@ -352,11 +366,11 @@ class MemifPort final : public Port {
     }
 
     // Frees the frames of C2S slots the server has consumed. False on a fault.
-    bool client_reclaim(Queue& q, Session& s, const RingRef& r) noexcept {
+    bool client_reclaim(Queue& q, std::uint16_t queue, Session& s, const RingRef& r) noexcept {
         const std::uint16_t tail = r.tail().load(std::memory_order_acquire);
         const auto done = static_cast<std::uint16_t>(tail - q.tx_done);
         if (KBNET_UNLIKELY(done > static_cast<std::uint16_t>(q.tx_next - q.tx_done))) {
-            raise_fault(s, Fault::bad_index, static_cast<std::uint16_t>(&q - queues_.front().get()));
+            raise_fault(s, Fault::bad_index, queue);
             return false;
         }
         const std::uint16_t mask = r.mask();
@@ -376,7 +390,7 @@ class MemifPort final : public Port {
 
     std::uint16_t client_tx(Queue& q, std::uint16_t queue, Session& s, std::span<const PacketHandle> pkts) noexcept {
         const RingRef& r = s.c2s[queue];
-        if (!client_reclaim(q, s, r)) return 0;
+        if (!client_reclaim(q, queue, s, r)) return 0;
         const std::uint32_t space = r.size() - static_cast<std::uint16_t>(q.tx_next - q.tx_done);
         const std::uint32_t want = std::min<std::uint32_t>(space, static_cast<std::uint32_t>(pkts.size()));
         const std::uint16_t mask = r.mask();
@@ -441,14 +455,14 @@ class MemifPort final : public Port {
                     raise_fault(s, Fault::bad_index, queue);
                     break;
                 }
-                const Descriptor d = *r.desc(static_cast<std::uint16_t>(q.rx_next + used + segs));
+                const Descriptor d = r.read(static_cast<std::uint16_t>(q.rx_next + used + segs));
                 ++segs;
                 if (KBNET_UNLIKELY(!s.contains(d.region, d.offset, d.length))) {
                     fault = true;
                     raise_fault(s, Fault::bad_descriptor, queue);
                     break;
                 }
-                if (len + d.length > capacity_) {
+                if (d.length > capacity_ - len) {  // (no u32 overflow: len <= capacity_)
                     too_long = true;
                 } else if (!too_long) {
                     std::memcpy(dst + len, s.at(d.region, d.offset), d.length);
@@ -478,7 +492,9 @@ class MemifPort final : public Port {
         }
         c.rx_packets += n;
         c.rx_bytes += bytes;
-        return fault ? 0 : n;
+        // On a fault the packets copied before it are good and delivered; the
+        // session is dead, so its ring indices no longer matter.
+        return n;
     }
 
     std::uint16_t server_tx(Queue& q, std::uint16_t queue, Session& s, std::span<const PacketHandle> pkts) noexcept {
@@ -497,31 +513,40 @@ class MemifPort final : public Port {
             const PacketHandle h = pkts[n];
             if (KBNET_UNLIKELY(!area_.contains(h))) break;
             // First pass: does the packet fit in the posted buffers left?
-            // (Descriptors are only written for a packet that is sent whole.)
+            // Each descriptor is read once into `segs_` and validated there;
+            // the copy pass uses only those copies, so a client rewriting its
+            // descriptors meanwhile cannot redirect our writes.
             std::uint32_t room = 0;
             std::uint16_t segs = 0;
             while (room < h.length || segs == 0) {
                 if (static_cast<std::uint16_t>(used + segs) >= space) break;
-                const Descriptor d = *r.desc(static_cast<std::uint16_t>(q.tx_next + used + segs));
+                if (segs == kMaxSegments) {
+                    fault = true;  // buffers too small to ever hold the packet
+                    break;
+                }
+                const Descriptor d = r.read(static_cast<std::uint16_t>(q.tx_next + used + segs));
                 if (KBNET_UNLIKELY(d.length == 0 || !s.contains(d.region, d.offset, d.length))) {
                     fault = true;
                     break;
                 }
+                q.segs[segs++] = d;
                 room += d.length;
-                ++segs;
             }
             if (fault || room < h.length || segs == 0) break;
-            // Second pass: copy, chaining with NEXT.
+            // Second pass: copy, chaining with NEXT; only length and flags are
+            // written back.
             const std::uint8_t* src = area_.data(h);
             std::uint32_t left = h.length;
             for (std::uint16_t i = 0; i < segs; ++i) {
-                Descriptor* d = r.desc(static_cast<std::uint16_t>(q.tx_next + used + i));
-                const std::uint32_t chunk = std::min(left, d->length);
-                std::memcpy(s.at(d->region, d->offset), src, chunk);
+                const Descriptor& d = q.segs[i];
+                const std::uint32_t chunk = std::min(left, d.length);
+                std::memcpy(s.at(d.region, d.offset), src, chunk);
                 src += chunk;
                 left -= chunk;
-                d->length = chunk;
-                d->flags = i + 1 < segs ? kDescFlagNext : 0;
+                Descriptor* shared = r.desc(static_cast<std::uint16_t>(q.tx_next + used + i));
+                std::atomic_ref<std::uint32_t>(shared->length).store(chunk, std::memory_order_relaxed);
+                std::atomic_ref<std::uint16_t>(shared->flags)
+                    .store(i + 1 < segs ? kDescFlagNext : 0, std::memory_order_relaxed);
             }
             used = static_cast<std::uint16_t>(used + segs);
             bytes += h.length;

@@ -44,6 +44,19 @@ struct RingRef {
     [[nodiscard]] Descriptor* desc(std::uint32_t slot) const noexcept {
         return reinterpret_cast<Descriptor*>(header + ring::kDescs) + (slot & mask());
     }
+    // A descriptor the peer may be rewriting right now, read exactly once
+    // (field by field, relaxed): the copy is what gets validated and used,
+    // so the peer cannot change a value between its check and its use.
+    [[nodiscard]] Descriptor read(std::uint32_t slot) const noexcept {
+        Descriptor* d = desc(slot);
+        Descriptor out;
+        out.flags = std::atomic_ref<std::uint16_t>(d->flags).load(std::memory_order_relaxed);
+        out.region = std::atomic_ref<std::uint16_t>(d->region).load(std::memory_order_relaxed);
+        out.length = std::atomic_ref<std::uint32_t>(d->length).load(std::memory_order_relaxed);
+        out.offset = std::atomic_ref<std::uint32_t>(d->offset).load(std::memory_order_relaxed);
+        out.metadata = 0;
+        return out;
+    }
 };
 
 // Why the data path gave up on a connection (stored in Session::fault).
