@@ -2,8 +2,13 @@
 // host sends in an IPv4 header and draws its random delays) and the
 // MulticastGroups observer that tells the host of a group's first join and
 // last leave (RFC 1112 §7.2: the interface's membership is the union of
-// its sockets').
+// its sockets'). In shared mode the kernel is the member instead (it keeps
+// IGMP as it keeps ARP), and the first join and last leave go to it. The
+// steering of the group's traffic to the stack is here too.
+#include <exception>
+
 #include "kbnet/core/log.hpp"
+#include "kbnet/port/steering.hpp"
 #include "kbnet/stack/stack.hpp"
 #include "kbnet/wire/igmp.hpp"
 
@@ -41,18 +46,53 @@ std::uint32_t Stack::random() noexcept {
 }
 
 void Stack::on_first_join(wire::Ipv4Address group) noexcept {
-    if (Status st = igmp_->join(group, now_ns_); !st) {
-        // The group's traffic is still accepted; only the report is
-        // missing, so a snooping switch may not forward the group here.
-        KBNET_LOG_RATELIMITED(LogLevel::warn, 1'000'000'000, "stack {}: IGMP join of {} not reported: {}", config_.name,
-                              group.to_string(), st.error().reason);
+    if (kernel_) {
+        // Shared mode: the kernel keeps IGMP as it keeps ARP. Its membership
+        // reports the group, answers the queries (which stay with it: the
+        // XDP filters take only UDP to the group's bound ports, see
+        // udp_steer_group) and opens the device's multicast filter.
+        if (Status st = kernel_->join_group(group); !st) {
+            KBNET_LOG_WARN("stack {}: the kernel did not join {}, so it is not reported: {}", config_.name,
+                           group.to_string(), st.error().reason);
+        }
+    } else {
+        if (Status st = igmp_->join(group, now_ns_); !st) {
+            // The group's traffic is still accepted; only the report is
+            // missing, so a snooping switch may not forward the group here.
+            KBNET_LOG_RATELIMITED(LogLevel::warn, 1'000'000'000, "stack {}: IGMP join of {} not reported: {}",
+                                  config_.name, group.to_string(), st.error().reason);
+        }
+        // Dedicated mode: the stack is the group's member on the wire, so
+        // the XDP program hands it everything sent to the group (its
+        // datagrams and the group-specific queries), as for its address.
+        steer_address(group, true);
     }
     if (membership_observer_ != nullptr) membership_observer_->on_first_join(group);
 }
 
 void Stack::on_last_leave(wire::Ipv4Address group) noexcept {
-    (void)igmp_->leave(group, now_ns_);  // fails only for a join it refused
+    if (kernel_) {
+        kernel_->leave_group(group);
+    } else {
+        (void)igmp_->leave(group, now_ns_);  // fails only for a join it refused
+        steer_address(group, false);
+    }
     if (membership_observer_ != nullptr) membership_observer_->on_last_leave(group);
+}
+
+void Stack::steer_address(wire::Ipv4Address address, bool add) noexcept {
+    port::Steering* steering = port_.steering();
+    if (steering == nullptr) return;  // nothing shares the port
+    try {
+        if (add) {
+            steering->add_filter(port::kOwnedAddress, 0, address.value);
+        } else {
+            (void)steering->remove_filter(port::kOwnedAddress, 0, address.value);
+        }
+    } catch (const std::exception& e) {
+        KBNET_LOG_WARN("stack {}: cannot {} the steering of {}: {}", config_.name, add ? "add" : "remove",
+                       address.to_string(), e.what());
+    }
 }
 
 void Stack::igmp_input(const wire::Ipv4View& datagram) noexcept {

@@ -1,9 +1,16 @@
 // The real KernelSource: the netlink mirror and kernel port reservations.
 #include "kbnet/stack/kernel_source.hpp"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>
 #include <vector>
 
 #include "kbnet/stack/kernel_port_reservation.hpp"
+#include "kbnet/stack/multicast_groups.hpp"
 
 namespace kbnet::stack {
 namespace {
@@ -13,7 +20,14 @@ class KernelTablesSource final : public KernelSource {
     KernelTablesSource(std::string_view interface, std::uint32_t max_ports, const KernelTablesConfig& config)
         : tables_(interface, config) {
         held_.reserve(max_ports);
+        memberships_.reserve(kMaxGroups);
     }
+
+    ~KernelTablesSource() override {
+        for (const Membership& m : memberships_) ::close(m.fd);
+    }
+    KernelTablesSource(const KernelTablesSource&) = delete;
+    KernelTablesSource& operator=(const KernelTablesSource&) = delete;
 
     std::size_t poll() noexcept override { return tables_.poll(); }
     std::uint64_t generation() const noexcept override { return tables_.generation(); }
@@ -48,9 +62,51 @@ class KernelTablesSource final : public KernelSource {
         }
     }
 
+    Status join_group(wire::Ipv4Address group) noexcept override {
+        for (const Membership& m : memberships_) {
+            if (m.group == group) return {};
+        }
+        if (memberships_.size() == memberships_.capacity()) {
+            return Error{Errc::no_buffers, "the stack holds the most kernel group memberships it may"};
+        }
+        // A socket a group: one socket may hold only igmp_max_memberships
+        // (20 by default). Never bound, so the kernel delivers nothing to it.
+        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) return Error{Errc::io_error, "cannot open a kernel UDP socket for the group membership"};
+        ip_mreqn request{};
+        request.imr_multiaddr.s_addr = htonl(group.value);
+        request.imr_ifindex = tables_.ifindex();
+        if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &request, sizeof request) != 0) {
+            const int error = errno;
+            ::close(fd);
+            return Error{error == ENOBUFS ? Errc::no_buffers : Errc::io_error,
+                         error == ENOBUFS ? "the kernel refused the membership (net.ipv4.igmp_max_memberships)"
+                                          : "the kernel refused IP_ADD_MEMBERSHIP on the interface"};
+        }
+        memberships_.push_back(Membership{group, fd});  // within the reserved capacity
+        return {};
+    }
+
+    void leave_group(wire::Ipv4Address group) noexcept override {
+        for (std::size_t i = 0; i < memberships_.size(); ++i) {
+            if (memberships_[i].group != group) continue;
+            ::close(memberships_[i].fd);  // closing drops the membership; the kernel reports the leave
+            memberships_[i] = memberships_.back();
+            memberships_.pop_back();
+            return;
+        }
+    }
+
   private:
+    struct Membership {
+        wire::Ipv4Address group;
+        int fd = -1;
+    };
+    static constexpr std::size_t kMaxGroups = MulticastGroups::kCapacity;
+
     KernelTables tables_;
     std::vector<KernelPortReservation> held_;
+    std::vector<Membership> memberships_;
 };
 
 }  // namespace

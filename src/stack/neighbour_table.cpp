@@ -261,7 +261,12 @@ void NeighbourTable::release_queue(Entry& e) noexcept {
 void NeighbourTable::send_request(Entry& e, std::uint64_t now_ns) noexcept {
     const unsigned shift = e.requests;
     ++e.requests;
-    wheel_.schedule(e.timer, add_saturating(now_ns, config_.retry_ns << shift));
+    // retry_ns << shift, saturated: a large retry_ns with many requests
+    // must not wrap to a short wait.
+    const std::uint64_t wait = shift >= 64 || config_.retry_ns > (~std::uint64_t{0} >> shift)
+                                   ? ~std::uint64_t{0}
+                                   : config_.retry_ns << shift;
+    wheel_.schedule(e.timer, add_saturating(now_ns, wait));
     // Unicast to the address being re-checked (RFC 1122 2.3.2.1 "unicast
     // poll"): it does not disturb every host on the segment, and a host
     // whose address changed is found again by the broadcast that follows

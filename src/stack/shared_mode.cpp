@@ -36,15 +36,18 @@ void Stack::kernel_poll() noexcept {
     next_kernel_poll_ns_ = now_ns_ + kKernelPollIntervalNs;
     (void)kernel_->poll();
     const std::uint64_t generation = kernel_->generation();
-    if (generation == kernel_generation_) return;
-    // The tables changed: every cached next hop (tagged with the older
-    // generation) is dead from here on.
+    // When the tables changed, every cached next hop (tagged with the older
+    // generation) is dead from here on, and a watched next hop may have been
+    // resolved. The watch list is walked on every kernel poll, not only on
+    // a change: a next hop the neighbour table gave up on (the kernel never
+    // answered, and may not tell us so) must free its slot too.
+    const bool changed = generation != kernel_generation_;
     kernel_generation_ = generation;
     for (std::size_t i = 0; i < pending_count_;) {
         const wire::Ipv4Address ip = pending_[i];
         const auto held = neighbours_.find(ip);
         bool done = !held || held->state != NeighbourState::incomplete;  // sent, or given up on
-        if (!done) {
+        if (!done && changed) {
             const auto n = kernel_->neighbour(ip);
             if (n && n->resolved()) {
                 // The kernel learned it: add_static sends the held packets
@@ -145,7 +148,34 @@ Status Stack::udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint1
             return Error{Errc::io_error, "the port's steering refused the UDP filter (see the log)"};
         }
     }
+    // Groups joined before the bind: their datagrams come to this port now.
+    const UdpControlBlock& b = udp_.at(socket);
+    for (std::uint16_t i = 0; i < b.group_count; ++i) udp_steer_group(socket, b.groups[i], true);
     return {};
+}
+
+void Stack::udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept {
+    const UdpControlBlock& b = udp_.at(socket);
+    if (!kernel_ || !b.bound) return;
+    port::Steering* steering = port_.steering();
+    if (steering == nullptr) return;
+    // The filter is shared by the sockets on the port that joined the
+    // group: added by the first, removed after the last.
+    for (std::uint32_t i = udp_.first_on_port(b.local_port); i != UdpTable::kNone; i = udp_.next_on_port(i)) {
+        if (i != socket && udp_.at(i).joined(group)) return;
+    }
+    // UDP to (group, port) only: IGMP queries to the group stay with the
+    // kernel, which holds the membership (on_first_join).
+    try {
+        if (joining) {
+            steering->add_filter(wire::kIpProtoUdp, b.local_port, group.value);
+        } else {
+            (void)steering->remove_filter(wire::kIpProtoUdp, b.local_port, group.value);
+        }
+    } catch (const std::exception& e) {
+        KBNET_LOG_WARN("stack {}: cannot {} the steering of UDP {}:{}: {}", config_.name,
+                       joining ? "add" : "remove", group.to_string(), b.local_port, e.what());
+    }
 }
 
 void Stack::udp_unbind_port(std::uint16_t port) noexcept {

@@ -153,6 +153,7 @@ Stack::Stack(port::Port& port, std::uint16_t queue, const StackConfig& config, s
                         config.name, headroom_, kHeaders));
     }
     mtu_ = pick_mtu(config_, port_, frame_room_);
+    takers_.resize(udp_.capacity());
     announce_timer_.set_callback(&Stack::on_announce_timer, this);
     if (config_.publish_stats) {
         StackIdentity identity;

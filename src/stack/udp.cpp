@@ -73,10 +73,12 @@ void Stack::udp_deliver_all(const QueuedDatagram& q) noexcept {
     // first gets the original storage, the others a copy in a fresh frame;
     // copies go first, so a callback releasing the original cannot pull the
     // bytes from under them.
-    std::array<std::uint32_t, 64> takers;
+    // takers_ holds one slot per socket the table can have (reserved at
+    // setup), so every socket on the port is found; delivery never
+    // re-enters this function (looped copies wait for the next poll).
+    std::uint32_t* const takers = takers_.data();
     std::size_t n = 0;
-    for (std::uint32_t i = udp_.first_on_port(q.destination_port); i != UdpTable::kNone && n < takers.size();
-         i = udp_.next_on_port(i)) {
+    for (std::uint32_t i = udp_.first_on_port(q.destination_port); i != UdpTable::kNone; i = udp_.next_on_port(i)) {
         if (udp_.accepts_group_datagram(i, dst, src, q.source_port)) takers[n++] = i;
     }
     if (n == 0) {
@@ -182,16 +184,34 @@ Status Stack::udp_send_frame(std::uint32_t socket, PacketHandle frame, wire::Ipv
     params.destination = to;
     params.protocol = wire::kIpProtoUdp;
     if (to.is_multicast()) params.ttl = b.multicast_ttl;
-    // Zero copy: the payload is in the frame; UDP and IPv4 headers go into
-    // its headroom. RFC 768: the checksum covers the pseudo-header, and
-    // UdpHeader::emit sends a computed zero as all ones.
-    udp_loop_back(socket, {}, port_.area().bytes(frame), to, port);
-    if (!frame.prepend(static_cast<std::uint16_t>(wire::kUdpHeaderLen)) ||
-        !wire::UdpHeader{b.local_port, port}.emit(port_.area().bytes(frame), config_.address, to).ok()) {
+    if (frame.length > 65507) {
         free_frame(frame);
         return Error{Errc::invalid_argument, "datagram too large for UDP (65507 bytes of payload at most)"};
     }
+    // The loop-back copy is taken before the headers go on (it carries the
+    // payload only) and withdrawn if the send fails, so an application that
+    // retries a refused send does not receive its datagram twice.
+    const std::size_t loop_mark = looped_count_;
+    udp_loop_back(socket, {}, port_.area().bytes(frame), to, port);
+    if (to.is_multicast() && b.multicast_ttl == 0) {
+        // IP_MULTICAST_TTL 0: the datagram does not leave the host (RFC 1112
+        // §6.1); the loop-back copy is the only delivery.
+        free_frame(frame);
+        const Status st{};
+        udp_count_send(st);
+        return st;
+    }
+    // Zero copy: the payload is in the frame; UDP and IPv4 headers go into
+    // its headroom. RFC 768: the checksum covers the pseudo-header, and
+    // UdpHeader::emit sends a computed zero as all ones.
+    if (!frame.prepend(static_cast<std::uint16_t>(wire::kUdpHeaderLen)) ||
+        !wire::UdpHeader{b.local_port, port}.emit(port_.area().bytes(frame), config_.address, to).ok()) {
+        free_frame(frame);
+        udp_withdraw_looped(loop_mark);
+        return Error{Errc::invalid_argument, "no headroom in the frame for the UDP header"};
+    }
     const Status st = ipv4_output(params, frame);
+    if (!st) udp_withdraw_looped(loop_mark);
     udp_count_send(st);
     return st;
 }
@@ -221,10 +241,21 @@ Status Stack::udp_send_copy(std::uint32_t socket, std::span<const std::uint8_t> 
     std::uint16_t checksum = wire::sum_to_checksum(sum);
     if (checksum == 0) checksum = 0xffff;  // RFC 768: a computed zero is sent as all ones
     store_be16(head.data() + 6, checksum);
+    const std::size_t loop_mark = looped_count_;
     udp_loop_back(socket, {}, payload, to, port);
+    if (to.is_multicast() && b.multicast_ttl == 0) {
+        const Status st{};  // IP_MULTICAST_TTL 0: host-local, as above
+        udp_count_send(st);
+        return st;
+    }
     const Status st = ipv4_output_copy(params, head, payload);
+    if (!st) udp_withdraw_looped(loop_mark);
     udp_count_send(st);
     return st;
+}
+
+void Stack::udp_withdraw_looped(std::size_t mark) noexcept {
+    while (looped_count_ > mark) release_storage(looped_[--looped_count_].storage);
 }
 
 void Stack::udp_loop_back(std::uint32_t socket, std::span<const std::uint8_t> head, std::span<const std::uint8_t> body,
@@ -282,7 +313,10 @@ void Stack::udp_close(std::uint32_t socket) noexcept {
         b.queue_head = (b.queue_head + 1) % udp_.queue_depth();
         --b.queue_count;
     }
-    for (std::uint16_t i = 0; i < b.group_count; ++i) (void)groups_.leave(b.groups[i]);
+    for (std::uint16_t i = 0; i < b.group_count; ++i) {
+        udp_steer_group(socket, b.groups[i], false);
+        (void)groups_.leave(b.groups[i]);
+    }
     b.group_count = 0;
     if (b.stats_slot && stats_) stats_->remove_socket(*b.stats_slot);
     b.stats_slot.reset();

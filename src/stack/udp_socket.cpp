@@ -133,6 +133,7 @@ Status UdpSocket::join_group(wire::Ipv4Address group) noexcept {
     }
     if (Status st = stack_->groups_.join(group); !st) return st;
     b.groups[b.group_count++] = group;
+    stack_->udp_steer_group(index_, group, true);
     stack_->udp_publish(index_);
     return {};
 }
@@ -142,6 +143,7 @@ Status UdpSocket::leave_group(wire::Ipv4Address group) noexcept {
     UdpControlBlock& b = stack_->udp_.at(index_);
     for (std::uint16_t i = 0; i < b.group_count; ++i) {
         if (b.groups[i] != group) continue;
+        stack_->udp_steer_group(index_, group, false);
         b.groups[i] = b.groups[--b.group_count];
         (void)stack_->groups_.leave(group);
         stack_->udp_publish(index_);

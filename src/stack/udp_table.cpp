@@ -1,5 +1,7 @@
 #include "kbnet/stack/udp_table.hpp"
 
+#include "kbnet/wire/igmp.hpp"
+
 #include <stdexcept>
 
 namespace kbnet::stack {
@@ -139,7 +141,11 @@ bool UdpTable::accepts_group_datagram(std::uint32_t index, wire::Ipv4Address dst
     const UdpControlBlock& b = blocks_[index];
     if (!b.local_address.is_unspecified() && b.local_address != dst) return false;
     if (b.connected && (b.remote_address != src || b.remote_port != sport)) return false;
-    if (dst.is_multicast() && !b.joined(dst)) return false;
+    // A multicast datagram goes to the sockets that joined its group, and
+    // one to all-systems (224.0.0.1) to every socket on the port: every host
+    // is a member of that group on every interface (RFC 1112 §4), so no
+    // socket joins it, and Linux delivers it to them too.
+    if (dst.is_multicast() && dst != wire::kIpv4AllSystems && !b.joined(dst)) return false;
     return true;
 }
 

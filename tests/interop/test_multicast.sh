@@ -25,13 +25,6 @@ topo_bg "$TMP/tshark.log" "${IN_B[@]}" tshark -i vb -w "$TMP/igmp.pcapng" -f igm
 CAP_PID=$BG_PID
 check "tshark captures on vb" wait_for "$TMP/tshark.log" "Capturing on" 100
 
-topo_bg "$TMP/recv.log" "${IN_A[@]}" "$KBNET" mcast-recv --port afxdp:va --address "$IPK/24" \
-    --group "$GROUP:$GPORT" --sockets 2 --name "$NAME" --json
-RECV_PID=$BG_PID
-check "mcast-recv starts and joins" wait_for "$TMP/recv.log" "mcast-recv: 2 sockets joined $GROUP:$GPORT" 100
-sleep 0.5
-
-# ---- the kernel multicasts to the group ---------------------------------------
 cat >"$TMP/send.py" <<'PY'
 import random, socket, struct, sys, time
 group, port, count, iface_ip = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -51,26 +44,57 @@ for i in range(count):
     time.sleep(0.001)
 print(f"sent {count} digest {digest:016x}")
 PY
-in_b "$TOPO_PY" "$TMP/send.py" "$GROUP" "$GPORT" "$COUNT" "$IPB" >"$TMP/send.txt" 2>&1
-check "the kernel sent $COUNT datagrams to $GROUP ($(cat "$TMP/send.txt"))" grep -q "^sent $COUNT digest" "$TMP/send.txt"
-want=$(awk '/^sent/ {print $4}' "$TMP/send.txt")
-sleep 0.5
 
-kill -INT "$RECV_PID"
-wait "$RECV_PID"
-check "mcast-recv exits 0 on SIGINT" test $? == 0
-grep '^{' "$TMP/recv.log" | tail -1 >"$TMP/recv.json"
-for i in 0 1; do
-    got=$(json_field "$TMP/recv.json" sockets $i received 2>/dev/null)
-    dig=$(json_field "$TMP/recv.json" sockets $i digest 2>/dev/null)
-    check "kbnet socket $i received all $COUNT datagrams (${got:-?})" test "${got:-0}" == "$COUNT"
-    check "kbnet socket $i saw the sender's bytes in order (digest ${dig:-?} vs $want)" test "${dig:-x}" == "$want"
-done
-reports=$(json_field "$TMP/recv.json" igmp_out_reports 2>/dev/null)
-leaves=$(json_field "$TMP/recv.json" igmp_out_leaves 2>/dev/null)
+# receive_phase MODE [--address IP/PREFIX]: mcast-recv with two sockets, the
+# kernel's datagrams, SIGINT; leaves the summary in $TMP/recv-MODE.json.
+receive_phase() {
+    local mode=$1 log="$TMP/recv-$1.log"
+    shift
+    topo_bg "$log" "${IN_A[@]}" "$KBNET" mcast-recv --port afxdp:va "$@" \
+        --group "$GROUP:$GPORT" --sockets 2 --name "$NAME-$mode" --json
+    RECV_PID=$BG_PID
+    check "$mode: mcast-recv starts and joins" wait_for "$log" "mcast-recv: 2 sockets joined $GROUP:$GPORT" 100
+    check "$mode: mcast-recv reports the $mode address model" grep -q "$mode address" "$log"
+    sleep 0.5
+    if [ "$mode" = shared ]; then
+        # The kernel holds the membership for the shared address.
+        check "shared: the kernel joined $GROUP on va (ip maddr)" \
+            sh -c "ip -n '$NSA' maddr show dev va | grep -qw '$GROUP'"
+    fi
+    in_b "$TOPO_PY" "$TMP/send.py" "$GROUP" "$GPORT" "$COUNT" "$IPB" >"$TMP/send-$mode.txt" 2>&1
+    check "$mode: the kernel sent $COUNT datagrams to $GROUP ($(cat "$TMP/send-$mode.txt"))" \
+        grep -q "^sent $COUNT digest" "$TMP/send-$mode.txt"
+    local want
+    want=$(awk '/^sent/ {print $4}' "$TMP/send-$mode.txt")
+    sleep 0.5
+    kill -INT "$RECV_PID"
+    wait "$RECV_PID"
+    check "$mode: mcast-recv exits 0 on SIGINT" test $? == 0
+    grep '^{' "$log" | tail -1 >"$TMP/recv-$mode.json"
+    local i got dig
+    for i in 0 1; do
+        got=$(json_field "$TMP/recv-$mode.json" sockets $i received 2>/dev/null)
+        dig=$(json_field "$TMP/recv-$mode.json" sockets $i digest 2>/dev/null)
+        check "$mode: kbnet socket $i received all $COUNT datagrams (${got:-?})" test "${got:-0}" == "$COUNT"
+        check "$mode: kbnet socket $i saw the sender's bytes in order (digest ${dig:-?} vs $want)" \
+            test "${dig:-x}" == "$want"
+    done
+}
+
+# ---- dedicated: kbnet owns IPK and is the group's member on the wire ----------
+receive_phase dedicated --address "$IPK/24"
+reports=$(json_field "$TMP/recv-dedicated.json" igmp_out_reports 2>/dev/null)
+leaves=$(json_field "$TMP/recv-dedicated.json" igmp_out_leaves 2>/dev/null)
 # RFC 3376 §5.1: each state change is sent [Robustness Variable] (2) times.
-check "kbnet counted 2 join reports (${reports:-?}) and 2 leaves (${leaves:-?})" \
+check "dedicated: kbnet counted 2 join reports (${reports:-?}) and 2 leaves (${leaves:-?})" \
     test "${reports:-0}" == 2 -a "${leaves:-0}" == 2
+
+# ---- shared: the interface's address; the kernel keeps IGMP -------------------
+receive_phase shared
+reports=$(json_field "$TMP/recv-shared.json" igmp_out_reports 2>/dev/null)
+check "shared: the stack sent no IGMP itself (${reports:-?} reports)" test "${reports:-x}" == 0
+check "shared: the kernel left $GROUP when kbnet exited" \
+    sh -c "! ip -n '$NSA' maddr show dev va | grep -qw '$GROUP'"
 
 # ---- what the wire saw --------------------------------------------------------
 sleep 0.3
@@ -90,4 +114,7 @@ tshark -r "$TMP/igmp.pcapng" -Y "ip.src == $IPK" -T fields -e ip.checksum.status
     -o ip.check_checksum:TRUE 2>/dev/null | sort | uniq -c >"$TMP/cksum.txt"
 check "tshark: every IGMP message from kbnet has good IP and IGMP checksums ($(tr -s ' \n' ' ' <"$TMP/cksum.txt"))" \
     test "$(awk '$2 != 1 || $3 != 1 {bad += $1} END {print bad + 0}' "$TMP/cksum.txt")" == 0 -a -s "$TMP/cksum.txt"
+kernel_join=$(fields "ip.src == $IPA && igmp.maddr == $GROUP && (igmp.type == 0x22 || igmp.type == 0x16)" | head -1)
+check "tshark: the kernel reported $GROUP from $IPA for the shared stack (frame ${kernel_join:-none})" \
+    test -n "$kernel_join"
 topo_finish

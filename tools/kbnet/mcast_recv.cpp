@@ -3,9 +3,15 @@
 // case of issue 5, and a check that IGMP reports go out on join and leave.
 //
 //   kbnet mcast-recv --port afxdp:eth1 --address 10.0.0.5/24 --group 239.1.2.3:5000 --sockets 2 --json
+//   kbnet mcast-recv --port afxdp:eth1 --group 239.1.2.3:5000        (shared mode)
 //
-// The stack owns --address (dedicated mode); on AF_XDP the XDP program
-// hands it every packet to that address and to the group address. Each
+// With --address the stack owns that address (dedicated mode): it sends the
+// IGMP reports itself, and on AF_XDP the XDP program hands it every packet
+// to its address and to the group (the stack asks for the group when its
+// first socket joins). Without --address the stack shares the interface's
+// address (shared mode): the kernel joins the group and keeps IGMP, and
+// the XDP program hands the stack the group's UDP datagrams to the bound
+// port only. Each
 // socket keeps a count and a digest of the datagrams it got (FNV-1a 64
 // over each datagram's 4-byte big-endian length and bytes, in arrival
 // order), so a test can tell every socket saw the same bytes in the same
@@ -13,9 +19,10 @@
 // reports the leave), the stack runs a little longer so the leave and its
 // repetition leave, and the summary is printed.
 //
-// Limit: a NIC filters multicast MACs it was not told about. On a veth
-// (the tests) every frame arrives; on a real NIC add the group's MAC to
-// the device (ip maddr add 01:00:5e:.. dev IF) or set allmulticast.
+// Limit in dedicated mode: a NIC filters multicast MACs it was not told
+// about. On a veth (the tests) every frame arrives; on a real NIC add the
+// group's MAC to the device (ip maddr add 01:00:5e:.. dev IF) or set
+// allmulticast. In shared mode the kernel's membership does that.
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -33,7 +40,6 @@
 #include "kbnet/core/clock.hpp"
 #include "kbnet/core/cpu.hpp"
 #include "kbnet/port/port.hpp"
-#include "kbnet/port/steering.hpp"
 #include "kbnet/stack/stack.hpp"
 #include "kbnet/stack/udp_socket.hpp"
 #include "signals.hpp"
@@ -100,10 +106,12 @@ int run_mcast_recv(const McastRecvOptions& o) {
     stack::StackConfig cfg;
     cfg.name = o.name;
     cfg.port_spec = o.port;
-    cfg.set_address(o.address);
+    const bool shared = set_address_mode(cfg, o.address, o.port);
     apply_device_defaults(cfg, o.port);
-    // Our address (ARP, unicast) and the group's datagrams to the stack.
-    const wire::Ipv4Address owned[] = {cfg.address, group};
+    // Dedicated: our address (ARP, unicast) to the stack; the stack itself
+    // steers the group when it joins. Shared: the stack steers what it binds.
+    std::vector<wire::Ipv4Address> owned;
+    if (!shared) owned.push_back(cfg.address);
     std::unique_ptr<port::Port> p = open_stack_port(o.port, owned, "mcast-recv");
     pin_to_core(o.core);
     const TscClock& clock = TscClock::instance();
@@ -125,8 +133,8 @@ int run_mcast_recv(const McastRecvOptions& o) {
     }
     (void)st.poll(clock.now_ns());
     FILE* out = o.json ? stderr : stdout;
-    fmt::print(out, "mcast-recv: {} sockets joined {} on {} ({}), stack '{}'\n", o.sockets, o.group,
-               cfg.address.to_string(), o.port, o.name);
+    fmt::print(out, "mcast-recv: {} sockets joined {} on {} ({}, {} address), stack '{}'\n", o.sockets, o.group,
+               st.address().to_string(), o.port, shared ? "shared" : "dedicated", o.name);
     std::fflush(out);
 
     const std::uint64_t start = clock.now_ns();
@@ -158,7 +166,8 @@ int run_mcast_recv(const McastRecvOptions& o) {
                 {{"received", t.received}, {"bytes", t.bytes}, {"digest", fmt::format("{:016x}", t.digest)}});
         }
         nlohmann::json j = {{"port", o.port},
-                            {"address", cfg.address.to_string()},
+                            {"address", st.address().to_string()},
+                            {"mode", shared ? "shared" : "dedicated"},
                             {"group", o.group},
                             {"seconds", seconds},
                             {"sockets", list},
@@ -173,7 +182,7 @@ int run_mcast_recv(const McastRecvOptions& o) {
             fmt::print("mcast-recv: socket {}: {} datagrams, {} bytes, digest {:016x}\n", i, tallies[i].received,
                        tallies[i].bytes, tallies[i].digest);
         }
-        fmt::print("mcast-recv: {} IGMP reports sent, in {:.3f} s\n", c.igmp.out_reports, seconds);
+        fmt::print("mcast-recv: {} IGMP reports sent by the stack, in {:.3f} s\n", c.igmp.out_reports, seconds);
     }
     return kExitOk;
 }
@@ -185,8 +194,9 @@ Command add_mcast_recv(CLI::App& app) {
     CLI::App* sub = app.add_subcommand(
         "mcast-recv", "Join a multicast group with several sockets of one kbnet stack and count what each receives");
     sub->add_option("--port", o->port, "Port spec, e.g. afxdp:eth1")->required()->option_text("SPEC");
-    sub->add_option("--address", o->address, "The stack's own address and prefix (dedicated mode)")
-        ->required()
+    sub->add_option("--address", o->address,
+                    "The stack's own address and prefix (dedicated mode); without it the stack shares the "
+                    "interface's address and the kernel keeps IGMP (shared mode)")
         ->option_text("IP/PREFIX");
     sub->add_option("--group", o->group, "Multicast group and UDP port, e.g. 239.1.2.3:5000")
         ->required()

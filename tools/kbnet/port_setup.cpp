@@ -28,6 +28,23 @@ void pin_to_core(int core) {
     }
 }
 
+bool set_address_mode(stack::StackConfig& cfg, const std::string& address, const std::string& spec) {
+    if (!address.empty()) {
+        cfg.set_address(address);
+        return false;
+    }
+    const DeviceInfo dev = device_info(spec);
+    if (dev.name.empty() || !dev.mac) {
+        throw std::invalid_argument(
+            fmt::format("{} has no kernel interface to share an address with: give the stack its own with --address "
+                        "IP/PREFIX (dedicated mode), or use an afxdp: or afpacket: port",
+                        spec));
+    }
+    cfg.mode = stack::AddressMode::shared;
+    cfg.interface = dev.name;
+    return true;
+}
+
 void apply_device_defaults(stack::StackConfig& cfg, const std::string& spec) {
     const DeviceInfo dev = device_info(spec);
     if (dev.mac) cfg.mac = dev.mac;

@@ -20,6 +20,13 @@ bool wait_for_link(port::Port& p, const char* tool, const std::string& spec);
 // std::invalid_argument naming the option if it cannot.
 void pin_to_core(int core);
 
+// The address model (design.md, decision 4): with address (IP/PREFIX) the
+// stack owns it (dedicated mode); without it the stack shares the address
+// of the Linux interface under spec with the kernel (shared mode, afxdp and
+// afpacket ports only). Throws std::invalid_argument naming the fix.
+// Returns true for shared mode.
+bool set_address_mode(stack::StackConfig& cfg, const std::string& address, const std::string& spec);
+
 // A stack's link settings from the Linux interface under spec (afxdp,
 // afpacket): frames must carry the interface's MAC to be delivered, and the
 // IP MTU is the interface's (at most 1500). Other ports keep the defaults.

@@ -122,25 +122,15 @@ void answer(stack::UdpSocket& sock, const stack::UdpDatagram& d, EchoStats& st) 
 int run_udp_echo(const UdpEchoOptions& o) {
     install_stop_signals();
     const auto [listen_ip, listen_port] = parse_listen(o.listen);
-    const bool shared = o.address.empty();
     stack::StackConfig cfg;
     cfg.name = o.name;
     cfg.port_spec = o.port;
-    const DeviceInfo dev = device_info(o.port);
+    const bool shared = set_address_mode(cfg, o.address, o.port);
     if (shared) {
-        if (dev.name.empty() || !dev.mac) {
-            throw std::invalid_argument(fmt::format(
-                "{} has no kernel interface to share an address with: give the stack its own with --address "
-                "IP/PREFIX (dedicated mode), or use an afxdp: or afpacket: port",
-                o.port));
-        }
         if (!o.gateway.empty()) {
             throw std::invalid_argument("--gateway needs --address: in shared mode the kernel's routes are used");
         }
-        cfg.mode = stack::AddressMode::shared;
-        cfg.interface = dev.name;
     } else {
-        cfg.set_address(o.address);
         if (!o.gateway.empty()) cfg.gateway = parse_ip(o.gateway, "--gateway");
         if (listen_ip != wire::Ipv4Address{} && listen_ip != cfg.address) {
             throw std::invalid_argument(fmt::format("--listen {} is not the stack's address {} (or 0.0.0.0)",
@@ -160,7 +150,7 @@ int run_udp_echo(const UdpEchoOptions& o) {
     stack::Stack st(*p, 0, cfg);
     if (shared && listen_ip != wire::Ipv4Address{} && listen_ip != st.address()) {
         throw std::invalid_argument(fmt::format("--listen {} is not {}'s address {} (or 0.0.0.0)",
-                                                listen_ip.to_string(), dev.name, st.address().to_string()));
+                                                listen_ip.to_string(), cfg.interface, st.address().to_string()));
     }
     Result<stack::UdpSocket> sock = st.udp_open();
     if (!sock) throw std::runtime_error(fmt::format("cannot open a UDP socket: {}", sock.error().reason));

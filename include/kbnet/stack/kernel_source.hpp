@@ -2,7 +2,8 @@
 // from the kernel beside it: the interface's address, routes and neighbours
 // (the kernel keeps ARP), a way to make the kernel resolve a neighbour, and
 // kernel sockets holding the UDP ports the stack serves so the kernel never
-// hands them to another application.
+// hands them to another application, and kernel memberships of the groups
+// its sockets join (the kernel keeps IGMP, as it keeps ARP).
 //
 // An interface so the stack's shared-mode logic can be tested with a fake
 // (tests/unit/stack/test_stack_shared.cpp); make_kernel_source() gives the
@@ -49,6 +50,14 @@ class KernelSource {
     [[nodiscard]] virtual Result<std::uint16_t> hold_udp_port(wire::Ipv4Address address,
                                                               std::uint16_t port) noexcept = 0;
     virtual void release_udp_port(std::uint16_t port) noexcept = 0;
+
+    // Makes the kernel a member of group on the interface until
+    // leave_group(group) (a kernel socket's IP_ADD_MEMBERSHIP): the kernel
+    // then sends the IGMP reports and answers the queries for the host, as
+    // it does ARP, and the device's multicast filter lets the group in.
+    // Control path (a socket and a setsockopt, made by the first join).
+    [[nodiscard]] virtual Status join_group(wire::Ipv4Address group) noexcept = 0;
+    virtual void leave_group(wire::Ipv4Address group) noexcept = 0;
 };
 
 // KernelTables(interface) plus up to max_ports KernelPortReservations

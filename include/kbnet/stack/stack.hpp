@@ -45,6 +45,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kbnet/core/packet.hpp"
 #include "kbnet/core/result.hpp"
@@ -287,6 +288,12 @@ class Stack final : private NeighbourOwner, private IgmpOwner, private Multicast
     // the kernel and steers it to the stack. Every bind goes through here.
     [[nodiscard]] Status udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint16_t port) noexcept;
     void udp_unbind_port(std::uint16_t port) noexcept;
+    // Shared mode: keeps an XDP filter for UDP to group on socket's bound
+    // port while any socket on that port has joined the group; call after
+    // a join (joining) or before a leave (!joining). A no-op elsewhere.
+    void udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept;
+    // Dedicated mode: every packet to address to this stack (or not).
+    void steer_address(wire::Ipv4Address address, bool add) noexcept;
 
     // ipv4_output.cpp
     [[nodiscard]] Result<NextHop> route(wire::Ipv4Address destination) noexcept;
@@ -317,6 +324,8 @@ class Stack final : private NeighbourOwner, private IgmpOwner, private Multicast
     void udp_loop_back(std::uint32_t socket, std::span<const std::uint8_t> head, std::span<const std::uint8_t> body,
                        wire::Ipv4Address to, std::uint16_t port) noexcept;
     void deliver_looped() noexcept;
+    // Takes back the copies udp_loop_back queued after mark (a failed send).
+    void udp_withdraw_looped(std::size_t mark) noexcept;
     // Zero copy: the payload is in frame (consumed whatever the outcome).
     [[nodiscard]] Status udp_send_frame(std::uint32_t socket, PacketHandle frame, wire::Ipv4Address to,
                                         std::uint16_t port) noexcept;
@@ -354,6 +363,9 @@ class Stack final : private NeighbourOwner, private IgmpOwner, private Multicast
     // from inside a send: a callback sending to the group would recurse).
     std::array<QueuedDatagram, kBurst> looped_{};
     std::size_t looped_count_ = 0;
+    // Scratch for udp_deliver_all: the sockets a broadcast or multicast
+    // datagram goes to, one slot per socket the table can hold.
+    std::vector<std::uint32_t> takers_;
     TokenBucket icmp_errors_;
     Timer announce_timer_;
     std::uint8_t announcements_left_ = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kbnet/port/port.hpp"
+#include "kbnet/port/steering.hpp"
 #include "kbnet/stack/stack.hpp"
 #include "kbnet/wire/arp.hpp"
 #include "kbnet/wire/ethernet.hpp"
@@ -150,12 +151,67 @@ class Peer {
     std::unique_ptr<port::Port> port_;
 };
 
+// A port that forwards to another and records the steering the stack asks
+// of it, as an AF_XDP port on a device shared with the kernel would get.
+class SteeredPort final : public port::Port, public port::Steering {
+  public:
+    explicit SteeredPort(std::unique_ptr<port::Port> inner)
+        : port::Port(inner->spec(), inner->queue_count()), inner_(std::move(inner)) {}
+
+    std::string_view kind() const noexcept override { return inner_->kind(); }
+    port::Capabilities capabilities() const noexcept override { return inner_->capabilities(); }
+    const BufferArea& area() const noexcept override { return inner_->area(); }
+    std::uint16_t rx_burst(std::uint16_t q, std::span<PacketHandle> out) noexcept override {
+        return inner_->rx_burst(q, out);
+    }
+    std::uint16_t tx_burst(std::uint16_t q, std::span<const PacketHandle> pkts) noexcept override {
+        return inner_->tx_burst(q, pkts);
+    }
+    std::uint16_t alloc(std::uint16_t q, std::span<PacketHandle> out) noexcept override {
+        return inner_->alloc(q, out);
+    }
+    void free(std::uint16_t q, std::span<const PacketHandle> pkts) noexcept override { inner_->free(q, pkts); }
+    port::Steering* steering() noexcept override { return this; }
+
+    void steer_all() override { mode_ = port::SteerMode::all; }
+    void steer_filtered() override { mode_ = port::SteerMode::filtered; }
+    port::SteerMode steer_mode() const override { return mode_; }
+    void add_filter(std::uint8_t protocol, std::uint16_t port, std::uint32_t address,
+                    port::FilterAction action) override {
+        (void)remove_filter(protocol, port, address);
+        filters_.push_back(port::SteeringFilter{protocol, port, address, action});
+    }
+    bool remove_filter(std::uint8_t protocol, std::uint16_t port, std::uint32_t address) override {
+        for (auto it = filters_.begin(); it != filters_.end(); ++it) {
+            if (it->protocol == protocol && it->port == port && it->address == address) {
+                filters_.erase(it);
+                return true;
+            }
+        }
+        return false;
+    }
+    std::vector<port::SteeringFilter> filters() const override { return filters_; }
+    bool has_filter(std::uint8_t protocol, std::uint16_t port, Ipv4Address address) const {
+        for (const port::SteeringFilter& f : filters_) {
+            if (f.protocol == protocol && f.port == port && f.address == address.value) return true;
+        }
+        return false;
+    }
+
+  private:
+    std::unique_ptr<port::Port> inner_;
+    port::SteerMode mode_ = port::SteerMode::filtered;
+    std::vector<port::SteeringFilter> filters_;
+};
+
 // A stack on end 0, a raw peer on end 1, and the clock.
 class StackHarness {
   public:
-    explicit StackHarness(const StackConfig& config = base_config()) {
+    // steered: the stack's port records steering (SteeredPort), like AF_XDP.
+    explicit StackHarness(const StackConfig& config = base_config(), bool steered = false) {
         const std::string name = unique_pair_name();
         stack_port_ = port::open_port(name, small_area());
+        if (steered) stack_port_ = std::make_unique<SteeredPort>(std::move(stack_port_));
         peer_ = std::make_unique<Peer>(port::open_port(name, small_area()));
         stack_ = std::make_unique<Stack>(*stack_port_, 0, config);
         // A first poll sets the stack's clock: sends between polls use the
@@ -170,6 +226,8 @@ class StackHarness {
     Peer& peer() { return *peer_; }
     StackCounters& counters() { return stack_->counters(); }
     std::uint64_t now() const { return now_; }
+    // The steering the stack asked for (a harness made with steered only).
+    SteeredPort& steered_port() { return dynamic_cast<SteeredPort&>(*stack_port_); }
 
     std::size_t poll(std::uint64_t advance_ns = kMs) {
         now_ += advance_ns;

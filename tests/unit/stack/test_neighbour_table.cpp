@@ -488,6 +488,28 @@ TEST(NeighbourTable, destructor_hands_held_packets_back_to_the_owner) {
     EXPECT_EQ(wheel.armed_count(), 0u);
 }
 
+TEST(NeighbourTable, a_huge_retry_interval_saturates_instead_of_wrapping_to_an_immediate_retry) {
+    // retry_ns << requests would wrap past 2^64 on the third wait; the wait
+    // saturates to "never" instead of becoming zero.
+    std::uint64_t now = 0;
+    TimerWheel wheel;
+    FakeOwner owner(now);
+    NeighbourConfig c;
+    c.retry_ns = std::uint64_t{1} << 62;
+    c.max_requests = 4;
+    NeighbourTable table(c, owner, wheel);
+    (void)table.resolve(kPeerIp, packet(1), now);
+    for (const std::uint64_t t : {std::uint64_t{1} << 62, (std::uint64_t{1} << 62) + (std::uint64_t{1} << 63)}) {
+        now = t;
+        wheel.advance(now);
+    }
+    ASSERT_EQ(owner.requests.size(), 3u);
+    now += 10 * kSec;
+    wheel.advance(now);
+    EXPECT_EQ(owner.requests.size(), 3u);
+    EXPECT_EQ(table.find(kPeerIp)->state, NeighbourState::incomplete);
+}
+
 TEST(NeighbourTable, rejects_a_retry_interval_under_one_second_citing_rfc_1122) {
     std::uint64_t now = 0;
     TimerWheel wheel;

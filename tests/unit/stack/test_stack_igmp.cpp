@@ -358,5 +358,109 @@ TEST(StackIgmp, looped_datagram_reaches_a_callback_at_the_next_poll_not_inside_s
     EXPECT_EQ(calls, 1);
 }
 
+TEST(StackIgmp, multicast_ttl_zero_loops_back_and_sends_nothing_on_the_wire) {
+    // IP_MULTICAST_TTL 0: the datagram stays on the host (RFC 1112 §6.1).
+    StackHarness h;
+    UdpSocket member = joined_socket(h.stack(), 5000);
+    (void)run_for(h, 3 * kSec);  // the join's reports are out of the way
+    auto sender = h.stack().udp_open();
+    ASSERT_TRUE(sender);
+    sender->set_multicast_ttl(0);
+    ASSERT_TRUE(sender->send_to(payload_of(40), kGroup, 5000).ok());
+    auto tx = sender->alloc_tx();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE(tx->set_length(20));
+    ASSERT_TRUE(sender->send_to(std::move(*tx), kGroup, 5000).ok());
+    h.poll();
+    EXPECT_TRUE(h.peer().receive().empty());
+    auto first = member.receive();
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(same(first->payload(), payload_of(40)));
+    auto second = member.receive();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->payload().size(), 20u);
+    EXPECT_EQ(h.counters().udp.out_datagrams, 2u);
+}
+
+TEST(StackIgmp, a_send_that_fails_takes_back_its_loopback_copy) {
+    // A refused send (here: no frames for the second fragment) must not
+    // deliver the datagram to local members: the application will retry.
+    StackHarness h;
+    UdpSocket member = joined_socket(h.stack(), 5000);
+    (void)run_for(h, 3 * kSec);
+    auto sender = h.stack().udp_open();
+    ASSERT_TRUE(sender);
+    std::vector<TxBuffer> held;
+    for (;;) {
+        auto tx = sender->alloc_tx();
+        if (!tx) break;
+        held.push_back(std::move(*tx));
+    }
+    ASSERT_GE(held.size(), 2u);
+    held.resize(held.size() - 2);  // two frames free: the loop-back copy takes one
+    const Bytes big = payload_of(1700, 3);  // two fragments at MTU 1500
+    const Status st = sender->send_to(big, kGroup, 5000);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), Errc::no_buffers);
+    h.poll();
+    EXPECT_FALSE(member.receive());
+    held.clear();
+    ASSERT_TRUE(sender->send_to(big, kGroup, 5000).ok());  // the retry is delivered once
+    h.poll();
+    auto d = member.receive();
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(same(d->payload(), big));
+    EXPECT_FALSE(member.receive());
+}
+
+TEST(StackIgmp, datagrams_to_all_systems_reach_every_socket_on_the_port_without_a_join) {
+    // Every host is a member of 224.0.0.1 (RFC 1112 §4); no socket joins it.
+    StackHarness h;
+    auto a = h.stack().udp_open();
+    auto b = h.stack().udp_open();
+    ASSERT_TRUE(a && b);
+    a->set_reuse_address(true);
+    b->set_reuse_address(true);
+    ASSERT_TRUE(a->bind(Ipv4Address{}, 5000).ok());
+    ASSERT_TRUE(b->bind(Ipv4Address{}, 5000).ok());
+    const Ipv4Address all = wire::kIpv4AllSystems;
+    h.peer().send(udp_frame(kPeerIp, all, 4000, 5000, payload_of(30), MacAddress::for_ipv4_multicast(all.value)));
+    h.poll();
+    EXPECT_TRUE(a->receive());
+    EXPECT_TRUE(b->receive());
+}
+
+TEST(StackIgmp, every_member_socket_gets_the_datagram_however_many_share_the_port) {
+    StackConfig c = base_config();
+    c.max_udp_sockets = 100;
+    StackHarness h(c);
+    std::vector<UdpSocket> members;
+    for (int i = 0; i < 100; ++i) members.push_back(joined_socket(h.stack(), 5000));
+    h.peer().send(udp_frame(kPeerIp, kGroup, 4000, 5000, payload_of(64), kGroupMac));
+    h.poll();
+    for (UdpSocket& m : members) {
+        auto d = m.receive();
+        ASSERT_TRUE(d);
+        EXPECT_TRUE(same(d->payload(), payload_of(64)));
+    }
+    EXPECT_EQ(h.counters().udp.in_datagrams, 100u);
+}
+
+TEST(StackIgmp, a_joined_group_is_steered_to_the_stack_until_its_last_member_leaves) {
+    // Dedicated mode on a port shared with the kernel (AF_XDP): the stack
+    // is the group's member on the wire, so everything to the group comes
+    // to it (datagrams and group-specific queries), as for its address.
+    StackHarness h(base_config(), /*steered=*/true);
+    SteeredPort& port = h.steered_port();
+    UdpSocket a = joined_socket(h.stack(), 5000);
+    EXPECT_TRUE(port.has_filter(port::kOwnedAddress, 0, kGroup));
+    UdpSocket b = joined_socket(h.stack(), 6000);
+    EXPECT_EQ(port.filters().size(), 1u);
+    a.close();
+    EXPECT_TRUE(port.has_filter(port::kOwnedAddress, 0, kGroup));
+    ASSERT_TRUE(b.leave_group(kGroup).ok());
+    EXPECT_TRUE(port.filters().empty());
+}
+
 }  // namespace
 }  // namespace kbnet::stack::testing

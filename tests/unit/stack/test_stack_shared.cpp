@@ -68,6 +68,13 @@ class FakeKernel final : public KernelSource {
         return port;
     }
     void release_udp_port(std::uint16_t port) noexcept override { held.erase(port); }
+    Status join_group(Ipv4Address group) noexcept override {
+        groups.insert(group.value);
+        return {};
+    }
+    void leave_group(Ipv4Address group) noexcept override { groups.erase(group.value); }
+
+    std::set<std::uint32_t> groups;  // the kernel's memberships
 };
 
 StackConfig shared_config() {
@@ -83,9 +90,10 @@ StackConfig shared_config() {
 // A shared-mode stack on end 0 of a pair, the fake kernel, a raw peer.
 class SharedHarness {
   public:
-    explicit SharedHarness(StackConfig config = shared_config()) {
+    explicit SharedHarness(StackConfig config = shared_config(), bool steered = false) {
         const std::string name = unique_pair_name();
         stack_port_ = port::open_port(name, small_area());
+        if (steered) stack_port_ = std::make_unique<SteeredPort>(std::move(stack_port_));
         peer_ = std::make_unique<Peer>(port::open_port(name, small_area()));
         auto fake = std::make_unique<FakeKernel>();
         kernel_ = fake.get();
@@ -99,6 +107,7 @@ class SharedHarness {
     Stack& stack() { return *stack_; }
     Peer& peer() { return *peer_; }
     FakeKernel& kernel() { return *kernel_; }
+    SteeredPort& steered_port() { return dynamic_cast<SteeredPort&>(*stack_port_); }
     StackCounters& counters() { return stack_->counters(); }
     void poll(std::uint64_t advance_ns = kMs) {
         now_ += advance_ns;
@@ -308,6 +317,20 @@ TEST(StackShared, unresolved_next_hop_asks_the_kernel_and_sends_once_it_resolves
     EXPECT_FALSE(h.stack().neighbours().find(kPeerIp));  // the kernel's table stays the reference
 }
 
+TEST(StackShared, next_hops_the_kernel_never_resolves_free_their_watch_slots) {
+    // The neighbour table gives up after its retries (7 s); the kernel may
+    // never tell us anything (no table change), and the watch slots must
+    // still come free for new next hops.
+    SharedHarness h;
+    UdpSocket s = bound(h.stack(), 7000);
+    for (std::uint8_t i = 0; i < 16; ++i) {
+        ASSERT_TRUE(s.send_to(payload_of(10), Ipv4Address::from_octets(10, 0, 0, 100 + i), 9).ok());
+    }
+    EXPECT_EQ(s.send_to(payload_of(10), Ipv4Address::from_octets(10, 0, 0, 200), 9).code(), Errc::no_buffers);
+    for (int i = 0; i < 100; ++i) h.poll(100 * kMs);  // 10 s, no generation change
+    EXPECT_TRUE(s.send_to(payload_of(10), Ipv4Address::from_octets(10, 0, 0, 200), 9).ok());
+}
+
 TEST(StackShared, a_change_in_the_kernels_tables_flushes_cached_next_hops) {
     SharedHarness h;
     constexpr MacAddress kNewMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x42}};
@@ -345,6 +368,75 @@ TEST(StackShared, the_kernel_mirror_is_polled_about_once_a_millisecond) {
     for (int i = 0; i < 100; ++i) h.poll(10'000);  // 100 polls over 1 ms
     EXPECT_GE(h.kernel().polls - before, 1u);
     EXPECT_LE(h.kernel().polls - before, 2u);
+}
+
+constexpr Ipv4Address kGroup = Ipv4Address::from_octets(239, 1, 2, 3);
+
+TEST(StackShared, the_kernel_holds_the_group_membership_and_the_stack_sends_no_igmp) {
+    // Shared mode: IGMP is the kernel's, like ARP. A kernel membership
+    // reports the group and answers queries; the stack sends nothing.
+    SharedHarness h;
+    UdpSocket a = bound(h.stack(), 5000, true);
+    UdpSocket b = bound(h.stack(), 5000, true);
+    ASSERT_TRUE(a.join_group(kGroup).ok());
+    ASSERT_TRUE(b.join_group(kGroup).ok());
+    EXPECT_EQ(h.kernel().groups, std::set<std::uint32_t>{kGroup.value});
+    for (int i = 0; i < 300; ++i) h.poll(10 * kMs);  // past every report interval
+    for (const Bytes& f : h.peer().receive()) {
+        auto eth = wire::EthernetView::parse(f);
+        ASSERT_TRUE(eth);
+        auto ip = wire::Ipv4View::parse(eth->payload());
+        EXPECT_FALSE(ip && ip->protocol() == wire::kIpProtoIgmp) << "the stack sent IGMP in shared mode";
+    }
+    EXPECT_EQ(h.counters().igmp.out_reports, 0u);
+    EXPECT_EQ(h.counters().igmp.out_leaves, 0u);
+    a.close();
+    EXPECT_EQ(h.kernel().groups.size(), 1u);
+    b.close();
+    EXPECT_TRUE(h.kernel().groups.empty());
+}
+
+TEST(StackShared, group_datagrams_to_a_bound_port_are_steered_while_a_member_is_there) {
+    SharedHarness h(shared_config(), /*steered=*/true);
+    SteeredPort& port = h.steered_port();
+    auto early = h.stack().udp_open();  // joins before it binds
+    ASSERT_TRUE(early);
+    early->set_reuse_address(true);
+    ASSERT_TRUE(early->join_group(kGroup).ok());
+    EXPECT_FALSE(port.has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    ASSERT_TRUE(early->bind(Ipv4Address{}, 5000).ok());
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 5000, kStackIp));
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    UdpSocket late = bound(h.stack(), 5000, true);
+    ASSERT_TRUE(late.join_group(kGroup).ok());
+    UdpSocket other = bound(h.stack(), 6000);
+    ASSERT_TRUE(other.join_group(kGroup).ok());
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 6000, kGroup));
+    // Only UDP: IGMP queries to the group stay with the kernel.
+    EXPECT_FALSE(port.has_filter(port::kOwnedAddress, 0, kGroup));
+
+    early->close();  // late still listens on 5000
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    ASSERT_TRUE(late.leave_group(kGroup).ok());
+    EXPECT_FALSE(port.has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 5000, kStackIp));  // still bound
+    other.close();
+    EXPECT_FALSE(port.has_filter(wire::kIpProtoUdp, 6000, kGroup));
+    EXPECT_FALSE(port.has_filter(wire::kIpProtoUdp, 6000, kStackIp));
+}
+
+TEST(StackShared, group_datagrams_reach_every_member_socket) {
+    SharedHarness h;
+    UdpSocket a = bound(h.stack(), 5000, true);
+    UdpSocket b = bound(h.stack(), 5000, true);
+    ASSERT_TRUE(a.join_group(kGroup).ok());
+    ASSERT_TRUE(b.join_group(kGroup).ok());
+    h.peer().send(ethernet(MacAddress::for_ipv4_multicast(kGroup.value), kPeerMac, wire::kEtherTypeIpv4,
+                           ipv4(ip_header(kPeerIp, kGroup, wire::kIpProtoUdp),
+                                udp(kPeerIp, kGroup, 4000, 5000, payload_of(77)))));
+    h.poll();
+    EXPECT_TRUE(a.receive());
+    EXPECT_TRUE(b.receive());
 }
 
 }  // namespace
