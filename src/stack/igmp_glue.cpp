@@ -45,44 +45,52 @@ std::uint32_t Stack::random() noexcept {
     return static_cast<std::uint32_t>((z ^ (z >> 31)) >> 32);
 }
 
-void Stack::on_first_join(wire::Ipv4Address group) noexcept {
+Status Stack::on_first_join(wire::Ipv4Address group) noexcept {
     if (kernel_) {
         // Shared mode: the kernel keeps IGMP as it keeps ARP. Its membership
         // reports the group, answers the queries (which stay with it: the
         // XDP filters take only UDP to the group's bound ports, see
-        // udp_steer_group) and opens the device's multicast filter.
-        if (Status st = kernel_->join_group(group); !st) {
-            KBNET_LOG_WARN("stack {}: the kernel did not join {}, so it is not reported: {}", config_.name,
-                           group.to_string(), st.error().reason);
-        }
+        // udp_steer_group) and opens the device's multicast filter. Without
+        // it the group's datagrams may never arrive, so the join fails.
+        if (Status st = kernel_->join_group(group); !st) return st;
     } else {
+        // Dedicated mode: the stack is the group's member on the wire, so
+        // the XDP program hands it everything sent to the group (its
+        // datagrams and the group-specific queries), as for its address.
+        if (Status st = steer_address(group, true); !st) return st;
         if (Status st = igmp_->join(group, now_ns_); !st) {
             // The group's traffic is still accepted; only the report is
             // missing, so a snooping switch may not forward the group here.
             KBNET_LOG_RATELIMITED(LogLevel::warn, 1'000'000'000, "stack {}: IGMP join of {} not reported: {}",
                                   config_.name, group.to_string(), st.error().reason);
         }
-        // Dedicated mode: the stack is the group's member on the wire, so
-        // the XDP program hands it everything sent to the group (its
-        // datagrams and the group-specific queries), as for its address.
-        steer_address(group, true);
     }
-    if (membership_observer_ != nullptr) membership_observer_->on_first_join(group);
+    if (membership_observer_ != nullptr) {
+        if (Status st = membership_observer_->on_first_join(group); !st) {
+            on_last_leave_local(group);
+            return st;
+        }
+    }
+    return {};
 }
 
 void Stack::on_last_leave(wire::Ipv4Address group) noexcept {
+    on_last_leave_local(group);
+    if (membership_observer_ != nullptr) membership_observer_->on_last_leave(group);
+}
+
+void Stack::on_last_leave_local(wire::Ipv4Address group) noexcept {
     if (kernel_) {
         kernel_->leave_group(group);
     } else {
         (void)igmp_->leave(group, now_ns_);  // fails only for a join it refused
-        steer_address(group, false);
+        (void)steer_address(group, false);   // a failed removal is logged
     }
-    if (membership_observer_ != nullptr) membership_observer_->on_last_leave(group);
 }
 
-void Stack::steer_address(wire::Ipv4Address address, bool add) noexcept {
+Status Stack::steer_address(wire::Ipv4Address address, bool add) noexcept {
     port::Steering* steering = port_.steering();
-    if (steering == nullptr) return;  // nothing shares the port
+    if (steering == nullptr) return {};  // nothing shares the port
     try {
         if (add) {
             steering->add_filter(port::kOwnedAddress, 0, address.value);
@@ -92,7 +100,9 @@ void Stack::steer_address(wire::Ipv4Address address, bool add) noexcept {
     } catch (const std::exception& e) {
         KBNET_LOG_WARN("stack {}: cannot {} the steering of {}: {}", config_.name, add ? "add" : "remove",
                        address.to_string(), e.what());
+        return Error{Errc::io_error, "the port's steering refused the filter for the group (see the log)"};
     }
+    return {};
 }
 
 void Stack::igmp_input(const wire::Ipv4View& datagram) noexcept {

@@ -6,9 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
+#include "kbnet/core/log.hpp"
 #include "kbnet/stack/kernel_port_reservation.hpp"
 #include "kbnet/stack/multicast_groups.hpp"
 
@@ -72,16 +74,19 @@ class KernelTablesSource final : public KernelSource {
         // A socket a group: one socket may hold only igmp_max_memberships
         // (20 by default). Never bound, so the kernel delivers nothing to it.
         const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) return Error{Errc::io_error, "cannot open a kernel UDP socket for the group membership"};
+        if (fd < 0) {
+            KBNET_LOG_WARN("kernel membership of {}: socket: {}", group.to_string(), std::strerror(errno));
+            return Error{Errc::io_error, "cannot open a kernel UDP socket for the group membership (file limit?)"};
+        }
         ip_mreqn request{};
         request.imr_multiaddr.s_addr = htonl(group.value);
         request.imr_ifindex = tables_.ifindex();
         if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &request, sizeof request) != 0) {
             const int error = errno;
             ::close(fd);
-            return Error{error == ENOBUFS ? Errc::no_buffers : Errc::io_error,
-                         error == ENOBUFS ? "the kernel refused the membership (net.ipv4.igmp_max_memberships)"
-                                          : "the kernel refused IP_ADD_MEMBERSHIP on the interface"};
+            KBNET_LOG_WARN("kernel membership of {} on ifindex {}: IP_ADD_MEMBERSHIP: {}", group.to_string(),
+                           tables_.ifindex(), std::strerror(error));
+            return Error{Errc::io_error, "the kernel refused to join the group on the interface (see the log)"};
         }
         memberships_.push_back(Membership{group, fd});  // within the reserved capacity
         return {};

@@ -16,7 +16,12 @@ Status MulticastGroups::join(wire::Ipv4Address group) noexcept {
     }
     if (size_ == kCapacity) return Error{Errc::no_buffers, "too many multicast groups joined on this stack"};
     entries_[size_++] = {group, 1};
-    if (observer_ != nullptr) observer_->on_first_join(group);
+    if (observer_ != nullptr) {
+        if (Status st = observer_->on_first_join(group); !st) {
+            --size_;  // the entry just added is the last one
+            return st;
+        }
+    }
     return {};
 }
 

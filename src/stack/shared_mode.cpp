@@ -137,8 +137,8 @@ Status Stack::udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint1
         if (first) kernel_->release_udp_port(chosen);
         return st;
     }
-    if (!first) return {};
-    if (port::Steering* steering = port_.steering()) {
+    port::Steering* steering = port_.steering();
+    if (first && steering != nullptr) {
         try {
             steering->add_filter(wire::kIpProtoUdp, chosen, config_.address.value);
         } catch (const std::exception& e) {
@@ -148,21 +148,42 @@ Status Stack::udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint1
             return Error{Errc::io_error, "the port's steering refused the UDP filter (see the log)"};
         }
     }
-    // Groups joined before the bind: their datagrams come to this port now.
+    // Groups the socket joined before the bind: their datagrams come to this
+    // port now (whether or not other sockets were on the port before).
     const UdpControlBlock& b = udp_.at(socket);
-    for (std::uint16_t i = 0; i < b.group_count; ++i) udp_steer_group(socket, b.groups[i], true);
+    for (std::uint16_t i = 0; i < b.group_count; ++i) {
+        if (Status st = udp_steer_group(socket, b.groups[i], true); !st) {
+            for (std::uint16_t k = 0; k < i; ++k) (void)udp_steer_group(socket, b.groups[k], false);
+            udp_.unbind(socket);
+            udp_unbind_port(chosen);
+            return st;
+        }
+    }
     return {};
 }
 
-void Stack::udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept {
+namespace {
+
+// A socket that takes datagrams sent to group (UdpTable::accepts_group_datagram):
+// joined, and bound to the wildcard address or to the group itself.
+bool takes_group(const UdpControlBlock& b, wire::Ipv4Address group) noexcept {
+    return b.joined(group) && (b.local_address.is_unspecified() || b.local_address == group);
+}
+
+}  // namespace
+
+Status Stack::udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept {
     const UdpControlBlock& b = udp_.at(socket);
-    if (!kernel_ || !b.bound) return;
+    if (!kernel_ || !b.bound) return {};
     port::Steering* steering = port_.steering();
-    if (steering == nullptr) return;
-    // The filter is shared by the sockets on the port that joined the
-    // group: added by the first, removed after the last.
+    if (steering == nullptr) return {};
+    // A socket bound to a unicast address never takes the group's
+    // datagrams, so it neither adds the filter nor keeps it.
+    if (!b.local_address.is_unspecified() && b.local_address != group) return {};
+    // The filter is shared by the sockets on the port that take the group:
+    // added by the first, removed after the last.
     for (std::uint32_t i = udp_.first_on_port(b.local_port); i != UdpTable::kNone; i = udp_.next_on_port(i)) {
-        if (i != socket && udp_.at(i).joined(group)) return;
+        if (i != socket && takes_group(udp_.at(i), group)) return {};
     }
     // UDP to (group, port) only: IGMP queries to the group stay with the
     // kernel, which holds the membership (on_first_join).
@@ -175,7 +196,9 @@ void Stack::udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool 
     } catch (const std::exception& e) {
         KBNET_LOG_WARN("stack {}: cannot {} the steering of UDP {}:{}: {}", config_.name,
                        joining ? "add" : "remove", group.to_string(), b.local_port, e.what());
+        if (joining) return Error{Errc::io_error, "the port's steering refused the group's UDP filter (see the log)"};
     }
+    return {};
 }
 
 void Stack::udp_unbind_port(std::uint16_t port) noexcept {

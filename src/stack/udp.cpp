@@ -263,8 +263,9 @@ void Stack::udp_loop_back(std::uint32_t socket, std::span<const std::uint8_t> he
     const UdpControlBlock& b = udp_.at(socket);
     // IP_MULTICAST_LOOP (RFC 1112 §6.1: a host that is a member of the
     // group it sends to may get its own datagram back; Linux does by
-    // default). Only groups some socket joined: nobody else would take it.
-    if (!b.multicast_loop || !to.is_multicast() || groups_.members(to) == 0) return;
+    // default). Only groups some socket joined, and 224.0.0.1, which every
+    // host is in: nobody else would take it.
+    if (!b.multicast_loop || !to.is_multicast() || !groups_.contains(to)) return;
     StackCounters& c = *counters_;
     const std::size_t length = head.size() + body.size();
     PacketHandle frame;
@@ -297,7 +298,7 @@ void Stack::deliver_looped() noexcept {
     std::copy_n(looped_.begin(), n, batch.begin());
     looped_count_ = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        if (groups_.members(batch[i].destination) == 0) {
+        if (!groups_.contains(batch[i].destination)) {
             release_storage(batch[i].storage);  // the group was left since
             continue;
         }
@@ -314,7 +315,7 @@ void Stack::udp_close(std::uint32_t socket) noexcept {
         --b.queue_count;
     }
     for (std::uint16_t i = 0; i < b.group_count; ++i) {
-        udp_steer_group(socket, b.groups[i], false);
+        (void)udp_steer_group(socket, b.groups[i], false);
         (void)groups_.leave(b.groups[i]);
     }
     b.group_count = 0;

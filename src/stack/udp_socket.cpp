@@ -133,7 +133,11 @@ Status UdpSocket::join_group(wire::Ipv4Address group) noexcept {
     }
     if (Status st = stack_->groups_.join(group); !st) return st;
     b.groups[b.group_count++] = group;
-    stack_->udp_steer_group(index_, group, true);
+    if (Status st = stack_->udp_steer_group(index_, group, true); !st) {
+        --b.group_count;
+        (void)stack_->groups_.leave(group);
+        return st;
+    }
     stack_->udp_publish(index_);
     return {};
 }
@@ -143,7 +147,7 @@ Status UdpSocket::leave_group(wire::Ipv4Address group) noexcept {
     UdpControlBlock& b = stack_->udp_.at(index_);
     for (std::uint16_t i = 0; i < b.group_count; ++i) {
         if (b.groups[i] != group) continue;
-        stack_->udp_steer_group(index_, group, false);
+        (void)stack_->udp_steer_group(index_, group, false);  // removal failures are logged
         b.groups[i] = b.groups[--b.group_count];
         (void)stack_->groups_.leave(group);
         stack_->udp_publish(index_);

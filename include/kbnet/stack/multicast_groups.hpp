@@ -26,8 +26,10 @@ namespace kbnet::stack {
 class MulticastMembershipObserver {
   public:
     virtual ~MulticastMembershipObserver() = default;
-    // The group's first member joined: send an unsolicited report.
-    virtual void on_first_join(wire::Ipv4Address group) noexcept = 0;
+    // The group's first member joined: send an unsolicited report (and make
+    // the group's traffic come here). An error refuses the join: the
+    // membership is taken back and join() returns it.
+    [[nodiscard]] virtual Status on_first_join(wire::Ipv4Address group) noexcept = 0;
     // The group's last member left: send a leave.
     virtual void on_last_leave(wire::Ipv4Address group) noexcept = 0;
 };
@@ -40,7 +42,8 @@ class MulticastGroups {
 
     // Adds one membership. invalid_argument for a non-multicast address or
     // 224.0.0.1 (RFC 1112 §4: every host is a member of all-systems, it is
-    // never joined); no_buffers when kCapacity groups are joined.
+    // never joined); no_buffers when kCapacity groups are joined; the
+    // observer's error for a first join it refused.
     [[nodiscard]] Status join(wire::Ipv4Address group) noexcept;
     // Removes one membership; invalid_argument if the group has none.
     [[nodiscard]] Status leave(wire::Ipv4Address group) noexcept;

@@ -276,8 +276,10 @@ class Stack final : private NeighbourOwner, private IgmpOwner, private Multicast
     // igmp_glue.cpp: IgmpHost's owner and the groups' observer
     void send_igmp(wire::Ipv4Address ip_destination, std::span<const std::uint8_t> igmp_message) noexcept override;
     std::uint32_t random() noexcept override;
-    void on_first_join(wire::Ipv4Address group) noexcept override;
+    [[nodiscard]] Status on_first_join(wire::Ipv4Address group) noexcept override;
     void on_last_leave(wire::Ipv4Address group) noexcept override;
+    // What the stack itself undoes at a last leave (or a refused first join).
+    void on_last_leave_local(wire::Ipv4Address group) noexcept;
     void igmp_input(const wire::Ipv4View& datagram) noexcept;
 
     // shared_mode.cpp: the kernel beside a shared-mode stack
@@ -291,9 +293,11 @@ class Stack final : private NeighbourOwner, private IgmpOwner, private Multicast
     // Shared mode: keeps an XDP filter for UDP to group on socket's bound
     // port while any socket on that port has joined the group; call after
     // a join (joining) or before a leave (!joining). A no-op elsewhere.
-    void udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept;
-    // Dedicated mode: every packet to address to this stack (or not).
-    void steer_address(wire::Ipv4Address address, bool add) noexcept;
+    // Fails (io_error, logged) only when the port refuses a filter it adds.
+    [[nodiscard]] Status udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept;
+    // Dedicated mode: every packet to address to this stack (or not). Fails
+    // (io_error, logged) only when the port refuses to add the filter.
+    [[nodiscard]] Status steer_address(wire::Ipv4Address address, bool add) noexcept;
 
     // ipv4_output.cpp
     [[nodiscard]] Result<NextHop> route(wire::Ipv4Address destination) noexcept;

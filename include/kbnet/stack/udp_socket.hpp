@@ -129,7 +129,8 @@ struct IcmpReport {
 // (the receive queue is bypassed); context is what set_on_datagram was
 // given (typically the application object that owns the socket). The
 // callback may keep the datagram by moving it out; otherwise it is released
-// when the callback returns. It may send, but must not close sockets.
+// when the callback returns. It may send, but must not close sockets nor
+// call Stack::poll (the stack's per-poll state is in use around it).
 using DatagramCallback = void (*)(void* context, UdpDatagram& datagram);
 
 class UdpSocket {

@@ -178,6 +178,7 @@ class SteeredPort final : public port::Port, public port::Steering {
     port::SteerMode steer_mode() const override { return mode_; }
     void add_filter(std::uint8_t protocol, std::uint16_t port, std::uint32_t address,
                     port::FilterAction action) override {
+        if (refuse_filters) throw port::PortError("the XDP filter map is full (test)");
         (void)remove_filter(protocol, port, address);
         filters_.push_back(port::SteeringFilter{protocol, port, address, action});
     }
@@ -197,6 +198,8 @@ class SteeredPort final : public port::Port, public port::Steering {
         }
         return false;
     }
+
+    bool refuse_filters = false;  // add_filter throws, as on a full filter map
 
   private:
     std::unique_ptr<port::Port> inner_;

@@ -462,5 +462,29 @@ TEST(StackIgmp, a_joined_group_is_steered_to_the_stack_until_its_last_member_lea
     EXPECT_TRUE(port.filters().empty());
 }
 
+TEST(StackIgmp, a_group_the_port_will_not_steer_is_refused_with_nothing_left_behind) {
+    StackHarness h(base_config(), /*steered=*/true);
+    h.steered_port().refuse_filters = true;
+    auto s = h.stack().udp_open();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->bind(Ipv4Address{}, 5000).ok());
+    EXPECT_FALSE(s->join_group(kGroup).ok());
+    EXPECT_EQ(h.stack().multicast_groups().members(kGroup), 0u);
+    EXPECT_TRUE(igmp_messages(run_for(h, 2 * kSec)).empty());  // no report for a refused join
+}
+
+TEST(StackIgmp, own_datagrams_to_all_systems_are_looped_back_to_sockets_on_the_port) {
+    StackHarness h;
+    auto listener = h.stack().udp_open();
+    auto sender = h.stack().udp_open();
+    ASSERT_TRUE(listener && sender);
+    ASSERT_TRUE(listener->bind(Ipv4Address{}, 5000).ok());
+    ASSERT_TRUE(sender->send_to(payload_of(12), wire::kIpv4AllSystems, 5000).ok());
+    h.poll();
+    auto d = listener->receive();
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->destination(), wire::kIpv4AllSystems);
+}
+
 }  // namespace
 }  // namespace kbnet::stack::testing

@@ -69,12 +69,14 @@ class FakeKernel final : public KernelSource {
     }
     void release_udp_port(std::uint16_t port) noexcept override { held.erase(port); }
     Status join_group(Ipv4Address group) noexcept override {
+        if (refuse_joins) return Error{Errc::io_error, "the kernel refused to join the group (test)"};
         groups.insert(group.value);
         return {};
     }
     void leave_group(Ipv4Address group) noexcept override { groups.erase(group.value); }
 
     std::set<std::uint32_t> groups;  // the kernel's memberships
+    bool refuse_joins = false;
 };
 
 StackConfig shared_config() {
@@ -437,6 +439,53 @@ TEST(StackShared, group_datagrams_reach_every_member_socket) {
     h.poll();
     EXPECT_TRUE(a.receive());
     EXPECT_TRUE(b.receive());
+}
+
+TEST(StackShared, a_socket_that_joins_then_binds_a_port_already_served_gets_the_group_steered) {
+    SharedHarness h(shared_config(), /*steered=*/true);
+    SteeredPort& port = h.steered_port();
+    UdpSocket first = bound(h.stack(), 5000, true);  // on the port, not in the group
+    auto second = h.stack().udp_open();
+    ASSERT_TRUE(second);
+    second->set_reuse_address(true);
+    ASSERT_TRUE(second->join_group(kGroup).ok());
+    ASSERT_TRUE(second->bind(Ipv4Address{}, 5000).ok());
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    second->close();
+    EXPECT_FALSE(port.has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    EXPECT_TRUE(port.has_filter(wire::kIpProtoUdp, 5000, kStackIp));  // first is still there
+}
+
+TEST(StackShared, a_socket_bound_to_the_unicast_address_does_not_take_the_group_from_the_kernel) {
+    // It would never receive the group's datagrams (a socket bound to a
+    // unicast address takes no multicast), so it must not steer them away.
+    SharedHarness h(shared_config(), /*steered=*/true);
+    auto s = h.stack().udp_open();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->bind(kStackIp, 5000).ok());
+    ASSERT_TRUE(s->join_group(kGroup).ok());
+    EXPECT_FALSE(h.steered_port().has_filter(wire::kIpProtoUdp, 5000, kGroup));
+}
+
+TEST(StackShared, a_group_the_kernel_will_not_join_is_refused_with_nothing_left_behind) {
+    SharedHarness h(shared_config(), /*steered=*/true);
+    h.kernel().refuse_joins = true;
+    UdpSocket s = bound(h.stack(), 5000);
+    const Status st = s.join_group(kGroup);
+    EXPECT_FALSE(st.ok());
+    EXPECT_FALSE(h.steered_port().has_filter(wire::kIpProtoUdp, 5000, kGroup));
+    EXPECT_EQ(h.stack().multicast_groups().members(kGroup), 0u);
+    h.kernel().refuse_joins = false;
+    EXPECT_TRUE(s.join_group(kGroup).ok());  // and a later join works
+}
+
+TEST(StackShared, a_refused_group_filter_fails_the_join_and_takes_the_membership_back) {
+    SharedHarness h(shared_config(), /*steered=*/true);
+    UdpSocket s = bound(h.stack(), 5000);
+    h.steered_port().refuse_filters = true;
+    EXPECT_FALSE(s.join_group(kGroup).ok());
+    EXPECT_TRUE(h.kernel().groups.empty());
+    EXPECT_EQ(h.stack().multicast_groups().members(kGroup), 0u);
 }
 
 }  // namespace

@@ -305,7 +305,10 @@ TEST(StackUdp, broadcast_send_needs_the_broadcast_flag) {
 
 class RecordingObserver : public MulticastMembershipObserver {
   public:
-    void on_first_join(Ipv4Address g) noexcept override { joins.push_back(g); }
+    Status on_first_join(Ipv4Address g) noexcept override {
+        joins.push_back(g);
+        return {};
+    }
     void on_last_leave(Ipv4Address g) noexcept override { leaves.push_back(g); }
     std::vector<Ipv4Address> joins;
     std::vector<Ipv4Address> leaves;
