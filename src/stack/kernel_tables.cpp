@@ -20,9 +20,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "kbnet/core/log.hpp"
 
@@ -33,6 +35,17 @@ constexpr std::size_t kBufferBytes = 64 * 1024;  // above the kernel's dump mess
 constexpr std::size_t kAlign = 4;                // NLMSG_ALIGNTO == RTA_ALIGNTO
 constexpr int kDiscardPort = 9;                  // RFC 863
 constexpr std::uint64_t kLogIntervalNs = 10'000'000'000;
+// Notifications kept while a table is dumped (see keep_for_replay): about
+// 700 neighbour or route messages, far more than arrive during the few
+// milliseconds a dump takes unless the table is churning, in which case the
+// dump is simply sent again.
+constexpr std::size_t kReplayBytes = 64 * 1024;
+// Polls in a row without a reply before a dump in flight is given up (about
+// a second at the stack's once-a-millisecond pace, as long as the
+// constructor waits), and polls to wait before retrying after a failure.
+constexpr std::uint32_t kDumpStallPolls = 1000;
+constexpr std::uint32_t kRetryPolls = 100;
+constexpr int kSetupDumpAttempts = 5;  // constructor: dumps flagged NLM_F_DUMP_INTR in a row before giving up
 
 constexpr std::size_t align4(std::size_t n) noexcept { return (n + kAlign - 1) & ~(kAlign - 1); }
 constexpr std::size_t kHeaderBytes = align4(sizeof(nlmsghdr));
@@ -93,13 +106,39 @@ bool same_route(const KernelTables::RouteEntry& a, const KernelTables::RouteEntr
     return a.destination == b.destination && a.prefix_len == b.prefix_len && a.tos == b.tos && a.priority == b.priority;
 }
 
+// Contents equal, order included (what a reader can observe).
+bool same_addresses(const std::vector<InterfaceAddress>& a, const std::vector<InterfaceAddress>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const InterfaceAddress& x, const InterfaceAddress& y) {
+        return x.address == y.address && x.prefix_len == y.prefix_len && x.secondary == y.secondary;
+    });
+}
+
+bool same_routes(const std::vector<KernelTables::RouteEntry>& a,
+                 const std::vector<KernelTables::RouteEntry>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const KernelTables::RouteEntry& x, const KernelTables::RouteEntry& y) {
+                          return x.destination == y.destination && x.mask == y.mask && x.priority == y.priority &&
+                                 x.gateway == y.gateway && x.source == y.source && x.oif == y.oif &&
+                                 x.prefix_len == y.prefix_len && x.tos == y.tos && x.type == y.type && x.dead == y.dead;
+                      });
+}
+
+bool same_neighbours(const std::vector<KernelTables::NeighbourEntry>& a,
+                     const std::vector<KernelTables::NeighbourEntry>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const KernelTables::NeighbourEntry& x, const KernelTables::NeighbourEntry& y) {
+                          return x.address == y.address && x.value.mac == y.value.mac && x.value.state == y.value.state;
+                      });
+}
+
 [[noreturn]] void throw_errno(const std::string& what) {
     throw std::runtime_error(what + ": " + std::system_category().message(errno));
 }
 
-int open_netlink(int receive_buffer) {
+// A bound NETLINK_ROUTE socket, or -1 with errno set.
+int try_open_netlink(int receive_buffer) noexcept {
     const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) throw_errno("kernel tables: cannot open a NETLINK_ROUTE socket (is netlink available here?)");
+    if (fd < 0) return -1;
     if (receive_buffer > 0) {
         // FORCE goes past net.core.rmem_max with CAP_NET_ADMIN; without it
         // the plain option gives what the sysctl allows.
@@ -109,9 +148,29 @@ int open_netlink(int receive_buffer) {
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+        const int error = errno;
         ::close(fd);
-        throw_errno("kernel tables: cannot bind a NETLINK_ROUTE socket");
+        errno = error;
+        return -1;
     }
+    return fd;
+}
+
+int open_netlink(int receive_buffer) {
+    const int fd = try_open_netlink(receive_buffer);
+    if (fd < 0) throw_errno("kernel tables: cannot open and bind a NETLINK_ROUTE socket (is netlink available here?)");
+    return fd;
+}
+
+// The dump socket: the constructor waits on it (the only blocking reads);
+// poll() reads it with MSG_DONTWAIT, which overrides the timeout.
+int open_dump_socket() noexcept {
+    const int fd = try_open_netlink(0);
+    if (fd < 0) return -1;
+    // A dump always completes, but a bound wait keeps a kernel bug or a
+    // stuck namespace from hanging the constructor forever.
+    timeval timeout{1, 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     return fd;
 }
 
@@ -146,6 +205,30 @@ bool InterfaceAddress::contains(wire::Ipv4Address a) const noexcept {
     return (a.value & mask) == (address.value & mask);
 }
 
+const char* KernelTables::table_name(std::uint8_t table) noexcept {
+    switch (table) {
+        case kSyncLink: return "link";
+        case kSyncAddresses: return "address";
+        case kSyncRoutes: return "route";
+        case kSyncNeighbours: return "neighbour";
+        default: return "?";
+    }
+}
+
+std::uint8_t KernelTables::sync_bit_of(std::uint16_t message_type) noexcept {
+    switch (message_type) {
+        case RTM_NEWLINK:
+        case RTM_DELLINK: return kSyncLink;
+        case RTM_NEWADDR:
+        case RTM_DELADDR: return kSyncAddresses;
+        case RTM_NEWROUTE:
+        case RTM_DELROUTE: return kSyncRoutes;
+        case RTM_NEWNEIGH:
+        case RTM_DELNEIGH: return kSyncNeighbours;
+        default: return 0;
+    }
+}
+
 KernelTables::KernelTables(std::string_view interface_name, const KernelTablesConfig& config)
     : KernelTables(
           [&] {
@@ -164,6 +247,8 @@ KernelTables::KernelTables(int ifindex, const KernelTablesConfig& config) : ifin
         throw std::invalid_argument("kernel tables: max_addresses, max_routes and max_neighbours must be above zero");
     if (config.max_resolutions < 4 || config.max_resolutions % 4 != 0)
         throw std::invalid_argument("kernel tables: max_resolutions must be a positive multiple of 4 (4-way sets)");
+    if (config.dump_reads_per_poll == 0)
+        throw std::invalid_argument("kernel tables: dump_reads_per_poll must be above zero (or a resync never ends)");
     char name[IF_NAMESIZE] = {};
     if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr)
         throw std::runtime_error("kernel tables: no interface with index " + std::to_string(ifindex) +
@@ -174,10 +259,14 @@ KernelTables::KernelTables(int ifindex, const KernelTablesConfig& config) : ifin
     addresses_.reserve(config.max_addresses);
     routes_.reserve(config.max_routes);
     neighbours_.reserve(config.max_neighbours);
+    staged_addresses_.reserve(config.max_addresses);
+    staged_routes_.reserve(config.max_routes);
+    staged_neighbours_.reserve(config.max_neighbours);
+    replay_.resize(kReplayBytes);
     resolutions_.resize(config.max_resolutions);
     try {
         open_sockets();
-        if (!dump(kSyncAll)) throw_errno("kernel tables: cannot dump the kernel's addresses, routes and neighbours");
+        dump_all();
     } catch (...) {
         close_sockets();
         throw;
@@ -192,16 +281,29 @@ KernelTables::KernelTables(KernelTables&& other) noexcept
       method_(other.method_),
       notify_fd_(std::exchange(other.notify_fd_, -1)),
       request_fd_(std::exchange(other.request_fd_, -1)),
+      dump_fd_(std::exchange(other.dump_fd_, -1)),
       udp_fd_(std::exchange(other.udp_fd_, -1)),
       sequence_(other.sequence_),
       link_flags_(other.link_flags_),
       pending_sync_(other.pending_sync_),
+      dump_table_(std::exchange(other.dump_table_, std::uint8_t{0})),
+      dump_sequence_(other.dump_sequence_),
+      dump_interrupted_(other.dump_interrupted_),
+      replay_overflowed_(other.replay_overflowed_),
+      dump_idle_polls_(other.dump_idle_polls_),
+      retry_polls_(other.retry_polls_),
       generation_(other.generation_),
       counters_(other.counters_),
       buffer_(std::move(other.buffer_)),
       addresses_(std::move(other.addresses_)),
       routes_(std::move(other.routes_)),
       neighbours_(std::move(other.neighbours_)),
+      staged_link_flags_(other.staged_link_flags_),
+      staged_addresses_(std::move(other.staged_addresses_)),
+      staged_routes_(std::move(other.staged_routes_)),
+      staged_neighbours_(std::move(other.staged_neighbours_)),
+      replay_(std::move(other.replay_)),
+      replay_bytes_(std::exchange(other.replay_bytes_, std::size_t{0})),
       resolutions_(std::move(other.resolutions_)) {}
 
 KernelTables& KernelTables::operator=(KernelTables&& other) noexcept {
@@ -212,16 +314,29 @@ KernelTables& KernelTables::operator=(KernelTables&& other) noexcept {
         method_ = other.method_;
         notify_fd_ = std::exchange(other.notify_fd_, -1);
         request_fd_ = std::exchange(other.request_fd_, -1);
+        dump_fd_ = std::exchange(other.dump_fd_, -1);
         udp_fd_ = std::exchange(other.udp_fd_, -1);
         sequence_ = other.sequence_;
         link_flags_ = other.link_flags_;
         pending_sync_ = other.pending_sync_;
+        dump_table_ = std::exchange(other.dump_table_, std::uint8_t{0});
+        dump_sequence_ = other.dump_sequence_;
+        dump_interrupted_ = other.dump_interrupted_;
+        replay_overflowed_ = other.replay_overflowed_;
+        dump_idle_polls_ = other.dump_idle_polls_;
+        retry_polls_ = other.retry_polls_;
         generation_ = other.generation_;
         counters_ = other.counters_;
         buffer_ = std::move(other.buffer_);
         addresses_ = std::move(other.addresses_);
         routes_ = std::move(other.routes_);
         neighbours_ = std::move(other.neighbours_);
+        staged_link_flags_ = other.staged_link_flags_;
+        staged_addresses_ = std::move(other.staged_addresses_);
+        staged_routes_ = std::move(other.staged_routes_);
+        staged_neighbours_ = std::move(other.staged_neighbours_);
+        replay_ = std::move(other.replay_);
+        replay_bytes_ = std::exchange(other.replay_bytes_, std::size_t{0});
         resolutions_ = std::move(other.resolutions_);
     }
     return *this;
@@ -236,18 +351,40 @@ void KernelTables::open_sockets() {
             throw_errno("kernel tables: cannot subscribe to rtnetlink group " + std::to_string(group));
     }
     request_fd_ = open_netlink(0);
-    // A dump always completes, but a bound wait keeps a kernel bug or a
-    // stuck namespace from hanging the polling thread forever.
-    timeval timeout{1, 0};
-    (void)::setsockopt(request_fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    dump_fd_ = open_dump_socket();
+    if (dump_fd_ < 0) throw_errno("kernel tables: cannot open a NETLINK_ROUTE socket for dumps");
     udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (udp_fd_ < 0) throw_errno("kernel tables: cannot open a UDP socket (for resolution requests)");
 }
 
 void KernelTables::close_sockets() noexcept {
-    for (int* fd : {&notify_fd_, &request_fd_, &udp_fd_}) {
+    for (int* fd : {&notify_fd_, &request_fd_, &dump_fd_, &udp_fd_}) {
         if (*fd >= 0) ::close(*fd);
         *fd = -1;
+    }
+}
+
+void KernelTables::dump_all() {
+    // Setup may wait: the dump socket's SO_RCVTIMEO bounds each wait to a
+    // second. The order matters little here (no notification is read until
+    // the first poll); it is the order poll() uses.
+    for (const std::uint8_t table : {kSyncLink, kSyncAddresses, kSyncRoutes, kSyncNeighbours}) {
+        for (int attempt = 1;; ++attempt) {
+            if (!start_dump(table))
+                throw_errno(std::string("kernel tables: cannot send the ") + table_name(table) + " dump request");
+            std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
+            DumpStep step = DumpStep::in_flight;
+            while (step == DumpStep::in_flight) step = read_dump(unlimited, true);
+            if (step == DumpStep::failed)
+                throw_errno(std::string("kernel tables: the kernel's ") + table_name(table) +
+                            " dump failed (EAGAIN here: no reply within a second)");
+            if ((pending_sync_ & table) == 0) break;  // replaced
+            // NLM_F_DUMP_INTR: the kernel's table kept changing under the dump.
+            if (attempt == kSetupDumpAttempts)
+                throw std::runtime_error(std::string("kernel tables: the kernel's ") + table_name(table) +
+                                         " table changed during each of " + std::to_string(kSetupDumpAttempts) +
+                                         " dumps; try again when it is quieter");
+        }
     }
 }
 
@@ -260,7 +397,9 @@ std::size_t KernelTables::poll() noexcept {
             if (errno == EINTR) continue;
             if (errno == ENOBUFS) {
                 // The socket overflowed and notifications were dropped: the
-                // mirror cannot be patched, only rebuilt (netlink(7)).
+                // mirror cannot be patched, only rebuilt (netlink(7)). A dump
+                // in flight lost some of what it would replay: the bit set
+                // here dumps its table again after it.
                 ++counters_.lost_notifications;
                 pending_sync_ = kSyncAll;
                 continue;
@@ -275,51 +414,94 @@ std::size_t KernelTables::poll() noexcept {
             const auto h = load<nlmsghdr>(buffer_.data() + offset);
             if (h.nlmsg_len < sizeof(nlmsghdr) || offset + h.nlmsg_len > length) break;
             apply(buffer_.data() + offset, h.nlmsg_len);
+            if (dump_table_ != 0 && sync_bit_of(h.nlmsg_type) == dump_table_)
+                keep_for_replay(buffer_.data() + offset, h.nlmsg_len);
             ++applied;
             offset += align4(h.nlmsg_len);
         }
     }
-    if (pending_sync_ != 0) (void)dump(pending_sync_);
     counters_.notifications += applied;
+    advance_resync();
     return applied;
 }
 
-bool KernelTables::dump(std::uint8_t which) noexcept {
-    bool ok = true;
-    ++counters_.resyncs;
-    if (which & kSyncLink) {
-        if (dump_one(RTM_GETLINK))
-            pending_sync_ &= static_cast<std::uint8_t>(~kSyncLink);
-        else
-            ok = false;
+// Why a dump in flight needs the notifications replayed, and why that is
+// enough. The facts relied on: the kernel sends a change's notification
+// after making the change; a netlink socket has one FIFO receive queue, so
+// notifications are read in the order sent; when that queue overflows,
+// messages are dropped and recvmsg reports ENOBUFS, after which the
+// application must resynchronize (netlink(7)); a multipart dump is built
+// part by part, each when the previous one is read (net/netlink/af_netlink.c,
+// netlink_recvmsg -> netlink_dump), so it is not a snapshot.
+//  - Needed: the staged copy holds each entry as it was when its part was
+//    built. A change made after that (an entry already dumped is deleted)
+//    reached the live table as a notification but not the copy, and no later
+//    message says it again: swapping in the copy alone would lose it.
+//  - Enough: every change after the dump request has a notification, in
+//    order, on the notification socket. poll() applies it to the live table
+//    and, while the dump of its table is in flight, keeps it in replay_;
+//    finish_dump() applies the kept ones, in order, to the new table; the
+//    ones read after the dump ended are applied to the new table directly.
+//    A kept notification older than the dump's view of an entry re-states an
+//    older value for a moment, but the newer change the dump saw has its own
+//    notification later in the same stream: the table ends at the newest.
+//  - Entries the dump missed without changing (it walked a table that was
+//    reshaped between parts) have no notification; the kernel flags such a
+//    dump with NLM_F_DUMP_INTR (include/uapi/linux/netlink.h), and it is
+//    sent again. So is one whose notifications did not all fit in replay_.
+void KernelTables::keep_for_replay(const std::uint8_t* message, std::size_t length) noexcept {
+    const std::size_t room = align4(length);
+    if (replay_bytes_ + room > replay_.size()) {
+        replay_overflowed_ = true;
+        return;
     }
-    if (which & kSyncAddresses) {
-        if (dump_one(RTM_GETADDR))
-            pending_sync_ &= static_cast<std::uint8_t>(~kSyncAddresses);
-        else
-            ok = false;
-    }
-    if (which & kSyncRoutes) {
-        if (dump_one(RTM_GETROUTE))
-            pending_sync_ &= static_cast<std::uint8_t>(~kSyncRoutes);
-        else
-            ok = false;
-    }
-    if (which & kSyncNeighbours) {
-        if (dump_one(RTM_GETNEIGH))
-            pending_sync_ &= static_cast<std::uint8_t>(~kSyncNeighbours);
-        else
-            ok = false;
-    }
-    if (!ok) {
-        ++counters_.errors;
-        pending_sync_ |= which;
-    }
-    ++generation_;
-    return ok;
+    std::memcpy(replay_.data() + replay_bytes_, message, length);
+    replay_bytes_ += room;
 }
 
-bool KernelTables::dump_one(std::uint16_t type) noexcept {
+void KernelTables::advance_resync() noexcept {
+    if (retry_polls_ > 0) {
+        --retry_polls_;
+        return;
+    }
+    // A budget of reads per poll bounds the time spent here: a big table
+    // takes several polls, and the next table's request waits for a poll
+    // with reads left (the kernel builds the first part inside send()).
+    std::uint32_t reads = config_.dump_reads_per_poll;
+    while (reads > 0) {
+        if (dump_table_ == 0) {
+            // Link first (its flags decide which tables need re-reading),
+            // then addresses (a change re-reads the routes), routes,
+            // neighbours.
+            std::uint8_t next = 0;
+            for (const std::uint8_t table : {kSyncLink, kSyncAddresses, kSyncRoutes, kSyncNeighbours}) {
+                if ((pending_sync_ & table) != 0) {
+                    next = table;
+                    break;
+                }
+            }
+            if (next == 0) return;
+            if (!start_dump(next)) {
+                (void)dump_failed(next, true);
+                log_dump_failure(next);
+                return;
+            }
+        }
+        const std::uint8_t table = dump_table_;
+        const DumpStep step = read_dump(reads, false);
+        if (step == DumpStep::failed) log_dump_failure(table);
+        if (step != DumpStep::done) return;
+    }
+}
+
+void KernelTables::log_dump_failure(std::uint8_t table) noexcept {
+    KBNET_LOG_RATELIMITED(LogLevel::warn, kLogIntervalNs,
+                          "kernel tables: the {} dump failed ({}); the mirror keeps following notifications "
+                          "and the dump is retried",
+                          table_name(table), std::system_category().message(errno));
+}
+
+bool KernelTables::start_dump(std::uint8_t table) noexcept {
     // The dump request: a header and the family-specific message with only
     // the family set (the kernel dumps every entry; we filter).
     struct {
@@ -332,86 +514,199 @@ bool KernelTables::dump_one(std::uint16_t type) noexcept {
         } body;
     } request{};
     std::uint32_t body_len = 0;
-    switch (type) {
-        case RTM_GETADDR:
+    std::uint16_t type = 0;
+    switch (table) {
+        case kSyncAddresses:
+            type = RTM_GETADDR;
             request.body.addr.ifa_family = AF_INET;
             body_len = sizeof(ifaddrmsg);
             break;
-        case RTM_GETLINK:
+        case kSyncLink:
+            type = RTM_GETLINK;
             request.body.link.ifi_family = AF_UNSPEC;
             body_len = sizeof(ifinfomsg);
             break;
-        case RTM_GETROUTE:
+        case kSyncRoutes:
+            type = RTM_GETROUTE;
             request.body.route.rtm_family = AF_INET;
             body_len = sizeof(rtmsg);
             break;
         default:
+            type = RTM_GETNEIGH;
             request.body.neigh.ndm_family = AF_INET;
             body_len = sizeof(ndmsg);
             break;
     }
+    if (dump_fd_ < 0) dump_fd_ = open_dump_socket();  // dump_failed could not reopen it: try again
+    if (dump_fd_ < 0) return false;
     const std::uint32_t seq = ++sequence_;
     request.header.nlmsg_len = static_cast<std::uint32_t>(kHeaderBytes) + body_len;
     request.header.nlmsg_type = type;
     request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     request.header.nlmsg_seq = seq;
-    if (::send(request_fd_, &request, request.header.nlmsg_len, 0) < 0) return false;
+    // The kernel takes a request inside send() (rtnetlink_rcv runs in the
+    // sender's context): nothing to wait for; MSG_DONTWAIT only makes sure.
+    if (::send(dump_fd_, &request, request.header.nlmsg_len, MSG_DONTWAIT) < 0) return false;
 
-    // Replace the table with the dump's contents. Entries are appended and
-    // sorted once at the end; capacity was reserved, so nothing allocates.
-    switch (type) {
-        case RTM_GETLINK: break;
-        case RTM_GETADDR: addresses_.clear(); break;
-        case RTM_GETROUTE: routes_.clear(); break;
-        default: neighbours_.clear(); break;
+    // From here the table's bit means "dump again after this one": a change
+    // that asks for a re-read while this dump is in flight may not be in it.
+    pending_sync_ &= static_cast<std::uint8_t>(~table);
+    dump_table_ = table;
+    dump_sequence_ = seq;
+    dump_interrupted_ = false;
+    replay_overflowed_ = false;
+    replay_bytes_ = 0;
+    dump_idle_polls_ = 0;
+    // The copy is built from empty; capacity was reserved, nothing allocates.
+    switch (table) {
+        case kSyncLink: staged_link_flags_ = link_flags_; break;
+        case kSyncAddresses: staged_addresses_.clear(); break;
+        case kSyncRoutes: staged_routes_.clear(); break;
+        default: staged_neighbours_.clear(); break;
     }
-    dumping_ = true;
-    bool done = false;
-    bool ok = true;
-    bool interrupted = false;
-    while (!done) {
-        const ssize_t n = ::recv(request_fd_, buffer_.data(), buffer_.size(), 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            ok = false;
-            break;
+    return true;
+}
+
+KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocking) noexcept {
+    while (reads > 0) {
+        const ssize_t n = ::recv(dump_fd_, buffer_.data(), buffer_.size(), blocking ? 0 : MSG_DONTWAIT);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && !blocking && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                // Nothing yet. The kernel builds each part while we read the
+                // previous one, so this should not last; a dump that stays
+                // silent for kDumpStallPolls polls (about a second at the
+                // stack's pace) is given up and retried on a fresh socket.
+                if (++dump_idle_polls_ < kDumpStallPolls) return DumpStep::in_flight;
+                errno = ETIMEDOUT;
+                return dump_failed(dump_table_, true);
+            }
+            // A socket error, or the setup's one-second wait ran out (EAGAIN).
+            // The kernel may still be in the middle of the dump (a second
+            // dump on this socket would get EBUSY): start over on a new one.
+            if (n == 0) errno = EIO;
+            return dump_failed(dump_table_, true);
         }
+        --reads;
+        dump_idle_polls_ = 0;
         std::size_t offset = 0;
         const auto length = static_cast<std::size_t>(n);
         while (offset + sizeof(nlmsghdr) <= length) {
             const auto h = load<nlmsghdr>(buffer_.data() + offset);
             if (h.nlmsg_len < sizeof(nlmsghdr) || offset + h.nlmsg_len > length) break;
-            if (h.nlmsg_seq == seq) {
-                // NLM_F_DUMP_INTR: the table changed during a multi-part
-                // dump, so the parts may be inconsistent; dump again.
-                if (h.nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
-                if (h.nlmsg_type == NLMSG_DONE) {
-                    done = true;
-                } else if (h.nlmsg_type == NLMSG_ERROR) {
-                    done = true;
-                    ok = false;
-                } else {
-                    apply(buffer_.data() + offset, h.nlmsg_len);
-                }
-            }
+            const std::uint8_t* message = buffer_.data() + offset;
             offset += align4(h.nlmsg_len);
+            if (h.nlmsg_seq != dump_sequence_) continue;  // left over from an earlier request
+            // NLM_F_DUMP_INTR: the table changed during a multi-part dump,
+            // so the parts may be inconsistent; dump again.
+            if (h.nlmsg_flags & NLM_F_DUMP_INTR) dump_interrupted_ = true;
+            if (h.nlmsg_type == NLMSG_DONE) {
+                // Its payload, when present, is the dump's own result: a
+                // negative errno if the kernel's dump callback failed
+                // (netlink_dump_done in net/netlink/af_netlink.c).
+                if (h.nlmsg_len >= kHeaderBytes + sizeof(int)) {
+                    const int result = load<int>(message + kHeaderBytes);
+                    if (result < 0) {
+                        errno = -result;
+                        return dump_failed(dump_table_, false);  // the dump is over: the socket is clean
+                    }
+                }
+                return finish_dump();
+            }
+            if (h.nlmsg_type == NLMSG_ERROR) {
+                // The request was refused (or the dump failed): it ends here.
+                if (h.nlmsg_len >= kHeaderBytes + sizeof(nlmsgerr)) {
+                    const auto e = load<nlmsgerr>(message + kHeaderBytes);
+                    if (e.error == 0) continue;  // an acknowledgement (not asked for)
+                    errno = -e.error;
+                } else {
+                    errno = EPROTO;
+                }
+                return dump_failed(dump_table_, false);
+            }
+            dumping_ = true;
+            apply(message, h.nlmsg_len);
+            dumping_ = false;
         }
     }
-    dumping_ = false;
-    switch (type) {
-        case RTM_GETLINK: break;
-        case RTM_GETADDR:
+    return DumpStep::in_flight;
+}
+
+KernelTables::DumpStep KernelTables::finish_dump() noexcept {
+    const std::uint8_t table = dump_table_;
+    dump_table_ = 0;
+    if (dump_interrupted_ || replay_overflowed_) {
+        // Not a consistent picture (see keep_for_replay): the live table
+        // stays as notifications left it, and the table is dumped again.
+        ++counters_.dumps_restarted;
+        pending_sync_ |= table;
+        return DumpStep::done;
+    }
+    // Sort the copy (replies arrive in the kernel's walk order), then swap:
+    // the live table is replaced in one step between two lookups, so a
+    // reader never sees a half-built one. After the swap the staged vectors
+    // hold the previous table, kept for the comparison below.
+    switch (table) {
+        case kSyncLink: std::swap(link_flags_, staged_link_flags_); break;
+        case kSyncAddresses:
             // Primaries first, each group in the kernel's order.
-            std::stable_partition(addresses_.begin(), addresses_.end(),
+            std::stable_partition(staged_addresses_.begin(), staged_addresses_.end(),
                                   [](const InterfaceAddress& a) { return !a.secondary; });
+            addresses_.swap(staged_addresses_);
             break;
-        case RTM_GETROUTE: std::sort(routes_.begin(), routes_.end(), route_before); break;
+        case kSyncRoutes:
+            std::sort(staged_routes_.begin(), staged_routes_.end(), route_before);
+            routes_.swap(staged_routes_);
+            break;
         default:
-            std::sort(neighbours_.begin(), neighbours_.end(),
+            std::sort(staged_neighbours_.begin(), staged_neighbours_.end(),
                       [](const NeighbourEntry& a, const NeighbourEntry& b) { return a.address < b.address; });
+            neighbours_.swap(staged_neighbours_);
             break;
     }
-    return ok && !interrupted;
+    // The replay's side effects already happened when these notifications
+    // were first applied (a re-read queued, the generation bumped): only
+    // their effect on the table is wanted now.
+    const std::uint8_t pending = pending_sync_;
+    const std::uint64_t generation = generation_;
+    std::size_t offset = 0;
+    while (offset + sizeof(nlmsghdr) <= replay_bytes_) {
+        const auto h = load<nlmsghdr>(replay_.data() + offset);
+        apply(replay_.data() + offset, h.nlmsg_len);
+        ++counters_.replayed;
+        offset += align4(h.nlmsg_len);
+    }
+    replay_bytes_ = 0;
+    pending_sync_ = pending;
+    generation_ = generation;
+    ++counters_.resyncs;
+    // Cached next hops stay valid if the dump found nothing the
+    // notifications had not already said (the usual case): the generation
+    // moves only when the replaced table differs from what readers saw.
+    bool same = true;
+    switch (table) {
+        case kSyncLink: break;  // the flags only decide re-reads; no lookup uses them
+        case kSyncAddresses: same = same_addresses(addresses_, staged_addresses_); break;
+        case kSyncRoutes: same = same_routes(routes_, staged_routes_); break;
+        default: same = same_neighbours(neighbours_, staged_neighbours_); break;
+    }
+    if (!same) ++generation_;
+    return DumpStep::done;
+}
+
+KernelTables::DumpStep KernelTables::dump_failed(std::uint8_t table, bool reopen) noexcept {
+    const int error = errno;
+    ++counters_.errors;
+    pending_sync_ |= table;
+    dump_table_ = 0;
+    replay_bytes_ = 0;
+    retry_polls_ = kRetryPolls;
+    if (reopen && dump_fd_ >= 0) {
+        ::close(dump_fd_);
+        dump_fd_ = open_dump_socket();  // -1: start_dump tries again
+    }
+    errno = error;  // for the caller's message
+    return DumpStep::failed;
 }
 
 void KernelTables::apply(const std::uint8_t* message, std::size_t length) noexcept {
@@ -462,22 +757,24 @@ void KernelTables::apply_address(std::uint16_t type, const std::uint8_t* payload
     auto same = [&](const InterfaceAddress& a) {
         return a.address == entry.address && a.prefix_len == entry.prefix_len;
     };
-    auto it = std::find_if(addresses_.begin(), addresses_.end(), same);
+    // A dump reply goes to the copy being built (unordered until the end).
+    std::vector<InterfaceAddress>& table = dumping_ ? staged_addresses_ : addresses_;
+    auto it = std::find_if(table.begin(), table.end(), same);
     if (type == RTM_DELADDR) {
-        if (it != addresses_.end()) addresses_.erase(it);
-    } else if (it != addresses_.end()) {
+        if (it != table.end()) table.erase(it);
+    } else if (it != table.end()) {
         *it = entry;
-    } else if (addresses_.size() == addresses_.capacity()) {
+    } else if (table.size() == table.capacity()) {
         overflow("address");
         return;
     } else if (dumping_ || entry.secondary) {
-        addresses_.push_back(entry);
+        table.push_back(entry);
     } else {
         // A new primary goes after the existing primaries: the kernel makes
         // the first primary of a subnet the one it promotes and sources from.
         auto first_secondary =
-            std::find_if(addresses_.begin(), addresses_.end(), [](const InterfaceAddress& a) { return a.secondary; });
-        addresses_.insert(first_secondary, entry);
+            std::find_if(table.begin(), table.end(), [](const InterfaceAddress& a) { return a.secondary; });
+        table.insert(first_secondary, entry);
     }
     if (!dumping_) {
         // Removing an address flushes the routes that use it as their source
@@ -543,9 +840,9 @@ void KernelTables::apply_route(std::uint16_t type, const std::uint8_t* payload, 
     if (table != RT_TABLE_MAIN) return;
     entry.destination &= entry.mask;
 
-    if (dumping_) {
-        if (routes_.size() == routes_.capacity()) return overflow("route");
-        routes_.push_back(entry);
+    if (dumping_) {  // to the copy being built, sorted at the end
+        if (staged_routes_.size() == staged_routes_.capacity()) return overflow("route");
+        staged_routes_.push_back(entry);
         return;
     }
     auto it = std::find_if(routes_.begin(), routes_.end(), [&](const RouteEntry& r) { return same_route(r, entry); });
@@ -582,9 +879,9 @@ void KernelTables::apply_neighbour(std::uint16_t type, const std::uint8_t* paylo
         }
     });
     if (!have_address) return;
-    if (dumping_) {
-        if (neighbours_.size() == neighbours_.capacity()) return overflow("neighbour");
-        neighbours_.push_back(entry);
+    if (dumping_) {  // to the copy being built, sorted at the end
+        if (staged_neighbours_.size() == staged_neighbours_.capacity()) return overflow("neighbour");
+        staged_neighbours_.push_back(entry);
         return;
     }
     auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), entry.address,
@@ -610,8 +907,14 @@ void KernelTables::apply_link(const std::uint8_t* payload, std::size_t length) n
     // Taking a link down flushes its routes without RTM_DELROUTE and its
     // neighbours in bulk; bringing it up restores connected routes. Re-read
     // both whenever the administrative or operational state changes.
+    // A dump only records the flags: it runs after lost notifications,
+    // which re-read every table anyway.
+    if (dumping_) {
+        staged_link_flags_ = m.ifi_flags;
+        return;
+    }
     constexpr std::uint32_t kStateFlags = IFF_UP | IFF_RUNNING;  // RUNNING follows the carrier
-    if (!dumping_ && ((m.ifi_flags ^ link_flags_) & kStateFlags) != 0) pending_sync_ |= kSyncRoutes | kSyncNeighbours;
+    if (((m.ifi_flags ^ link_flags_) & kStateFlags) != 0) pending_sync_ |= kSyncRoutes | kSyncNeighbours;
     link_flags_ = m.ifi_flags;
 }
 

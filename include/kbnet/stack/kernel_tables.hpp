@@ -19,16 +19,30 @@
 // in one file; this keeps the stack free of a new dependency and of a CMake
 // change, and libmnl would add only its attribute-walking helpers.
 //
-// Two sockets: one subscribed to the change groups (read in poll) and one for
-// requests (dumps, resolution). Subscribing before dumping and applying
-// notifications in order makes the mirror converge: a notification older
-// than the dump only re-states what a later one or the dump says.
+// Three sockets: one subscribed to the change groups (read in poll), one for
+// dumps and one for resolution requests (whose acknowledgements must not be
+// read in place of a dump's replies, or the other way round). Subscribing
+// before dumping and applying notifications in order makes the mirror
+// converge: a notification older than the dump only re-states what a later
+// one or the dump says.
+//
+// Resync: lost notifications (ENOBUFS), a link going up or down, or an
+// address change make a table be dumped again. The constructor dumps every
+// table and waits for the replies; after that, poll() never waits: it sends
+// one table's dump request, reads at most dump_reads_per_poll replies per
+// call without blocking, and builds the new table in a second copy reserved
+// at construction. Lookups keep answering from the complete current table,
+// which notifications keep patching, until the dump has ended; then the
+// copy takes its place and the notifications that arrived meanwhile are
+// applied to it once more (kernel_tables.cpp says why that is needed and
+// enough). resync_pending() tells whether one is queued or under way.
 //
 // Setup (constructors) throws std::runtime_error naming the fix. poll(),
-// lookups and request_resolution() never throw and never allocate: tables
-// have a fixed capacity reserved at construction (entries beyond it are
-// counted in counters().overflows and left out). Not thread-safe: call
-// everything from the stack's polling thread.
+// lookups and request_resolution() never throw, never block and never
+// allocate: tables (and their rebuild copies) have a fixed capacity reserved
+// at construction (entries beyond it are counted in counters().overflows
+// and left out). Not thread-safe: call everything from the stack's polling
+// thread.
 //
 // Scope: the main routing table only (policy rules, `ip rule`, are not
 // followed); routes with a TOS are ignored; of a multipath route the first
@@ -117,23 +131,33 @@ struct KernelTablesConfig {
     // flushing thousands of neighbours) beyond it loses notifications,
     // which poll() detects (ENOBUFS) and repairs with a fresh dump.
     int notify_buffer_bytes = 4 << 20;
+    // Dump replies read per poll() while a table is being re-dumped. Each
+    // read is one non-blocking recv of up to 32 KiB of messages (a few
+    // hundred entries) that the kernel builds during that recv: this bounds
+    // the time one poll() spends on a resync. A 4096-entry table takes
+    // about ten reads.
+    std::uint32_t dump_reads_per_poll = 2;
 };
 
 struct KernelTablesCounters {
     std::uint64_t notifications = 0;       // change messages applied
-    std::uint64_t resyncs = 0;             // table re-dumps (lost notifications, link or address changes)
+    std::uint64_t resyncs = 0;             // tables replaced by a complete dump (the constructor's included)
+    std::uint64_t dumps_restarted = 0;     // dumps thrown away and sent again (NLM_F_DUMP_INTR, or too
+                                           // many changes during the dump to keep for replaying)
+    std::uint64_t replayed = 0;            // notifications applied again to a freshly dumped table
     std::uint64_t lost_notifications = 0;  // ENOBUFS reports on the notification socket
     std::uint64_t overflows = 0;           // entries left out because a table was full
     std::uint64_t resolutions_sent = 0;
     std::uint64_t resolutions_suppressed = 0;  // by the per-address rate limit
     std::uint64_t resolution_errors = 0;
-    std::uint64_t errors = 0;  // socket or dump errors in poll (the dump is retried next poll)
+    std::uint64_t errors = 0;  // socket or dump errors in poll (the dump is retried ~100 polls later)
 };
 
 class KernelTables {
   public:
     // Throws std::runtime_error (no such interface; netlink socket cannot be
-    // opened or dumped) or std::invalid_argument (a zero capacity).
+    // opened or dumped) or std::invalid_argument (a zero capacity or
+    // dump_reads_per_poll).
     explicit KernelTables(int ifindex, const KernelTablesConfig& config = {});
     explicit KernelTables(std::string_view interface_name, const KernelTablesConfig& config = {});
     ~KernelTables();
@@ -144,9 +168,18 @@ class KernelTables {
 
     [[nodiscard]] int ifindex() const noexcept { return ifindex_; }
 
-    // Applies every pending notification without blocking, then re-dumps
-    // any table that needs it. Returns the number of messages applied.
+    // Applies every pending notification without blocking, then moves a
+    // resync along (see above): never blocks, does bounded work. Returns
+    // the number of notifications applied.
     std::size_t poll() noexcept;
+
+    // Makes the following polls re-dump every table, as after lost
+    // notifications. For tests (a resync on demand, without overflowing a
+    // socket) and for a caller that has reason to distrust the mirror.
+    void request_resync() noexcept { pending_sync_ |= kSyncAll; }
+    // A re-dump is queued or in flight: the tables are complete and usable
+    // meanwhile, but may not yet show what the kernel changed silently.
+    [[nodiscard]] bool resync_pending() const noexcept { return pending_sync_ != 0 || dump_table_ != 0; }
 
     // Longest-prefix match in the main table (lowest metric among equal
     // prefixes). nullopt: no route, an unreachable/blackhole/prohibit
@@ -197,11 +230,22 @@ class KernelTables {
 
   private:
     enum : std::uint8_t { kSyncAddresses = 1, kSyncRoutes = 2, kSyncNeighbours = 4, kSyncLink = 8, kSyncAll = 15 };
+    enum class DumpStep : std::uint8_t { in_flight, done, failed };
 
     void open_sockets();
     void close_sockets() noexcept;
-    bool dump(std::uint8_t which) noexcept;  // false: a dump failed; its bit stays pending
-    bool dump_one(std::uint16_t type) noexcept;
+    void dump_all();  // the constructor's: each table in turn, waiting for the replies; throws
+    void advance_resync() noexcept;
+    bool start_dump(std::uint8_t table) noexcept;
+    // Reads the dump's replies while reads > 0 (decremented per recv);
+    // blocking only for the constructor.
+    DumpStep read_dump(std::uint32_t& reads, bool blocking) noexcept;
+    DumpStep finish_dump() noexcept;
+    DumpStep dump_failed(std::uint8_t table, bool reopen) noexcept;
+    void log_dump_failure(std::uint8_t table) noexcept;
+    static const char* table_name(std::uint8_t table) noexcept;
+    static std::uint8_t sync_bit_of(std::uint16_t message_type) noexcept;  // 0: not a table's message
+    void keep_for_replay(const std::uint8_t* message, std::size_t length) noexcept;
     void apply(const std::uint8_t* message, std::size_t length) noexcept;
     void apply_address(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
     void apply_route(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
@@ -216,17 +260,35 @@ class KernelTables {
     ResolutionMethod method_ = ResolutionMethod::netlink_use;
     int notify_fd_ = -1;
     int request_fd_ = -1;
+    int dump_fd_ = -1;
     int udp_fd_ = -1;
     std::uint32_t sequence_ = 1;
     std::uint32_t link_flags_ = 0;
-    std::uint8_t pending_sync_ = 0;
-    bool dumping_ = false;  // dump replies land in the tables without sorting
+    std::uint8_t pending_sync_ = 0;  // kSync* bits of the tables waiting for a dump
+    // The dump in flight: its table's kSync* bit (0: none) and sequence.
+    std::uint8_t dump_table_ = 0;
+    std::uint32_t dump_sequence_ = 0;
+    bool dump_interrupted_ = false;      // a reply carried NLM_F_DUMP_INTR
+    bool replay_overflowed_ = false;     // a notification did not fit in replay_
+    bool dumping_ = false;               // apply() is handling a dump reply: it goes to the staged copy
+    std::uint32_t dump_idle_polls_ = 0;  // polls in a row that found no reply to the dump in flight
+    std::uint32_t retry_polls_ = 0;      // polls to wait before retrying after a failed dump
     std::uint64_t generation_ = 1;
     KernelTablesCounters counters_;
     std::vector<std::uint8_t> buffer_;  // one receive buffer, sized at construction
     std::vector<InterfaceAddress> addresses_;
     std::vector<RouteEntry> routes_;          // by prefix length (longest first), then metric
     std::vector<NeighbourEntry> neighbours_;  // by address
+    // The table being dumped is built here (unsorted until the dump ends),
+    // then swapped with the one above; same capacities.
+    std::uint32_t staged_link_flags_ = 0;
+    std::vector<InterfaceAddress> staged_addresses_;
+    std::vector<RouteEntry> staged_routes_;
+    std::vector<NeighbourEntry> staged_neighbours_;
+    // Notifications for the table being dumped, as received, applied again
+    // to the new table when it takes over (fixed size; replay_bytes_ used).
+    std::vector<std::uint8_t> replay_;
+    std::size_t replay_bytes_ = 0;
     std::vector<ResolutionSlot> resolutions_;
 };
 

@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -123,6 +125,46 @@ void in_private_netns(const std::function<void(Reporter&)>& body) {
 bool make_veth(Reporter& rep) {
     return sh(rep, "ip link add va address 02:00:00:00:00:0a type veth peer name vb address 02:00:00:00:00:0b") &&
            sh(rep, "ip addr add 10.20.0.1/24 dev va") && sh(rep, "ip link set va up") && sh(rep, "ip link set vb up");
+}
+
+// Runs `ip -batch` over the lines given.
+bool ip_batch(Reporter& rep, const std::string& lines) {
+    FILE* f = ::popen("ip -batch - >/dev/null 2>&1", "w");
+    if (f == nullptr) {
+        rep.fail(0, "popen(ip -batch) failed");
+        return false;
+    }
+    std::fputs(lines.c_str(), f);
+    if (::pclose(f) == 0) return true;
+    rep.fail(0, "ip -batch failed");
+    return false;
+}
+
+// The i-th (from 0) of the many neighbours below: 10.21.x.y, y never 0.
+Ipv4Address many_neighbour(std::uint32_t i) {
+    return Ipv4Address{ip("10.21.0.0").value + (i / 250) * 256 + i % 250 + 1};
+}
+
+// `count` permanent neighbours on va, 10.21.0.1 on, MAC 02:00:00:01:xx:yy.
+bool add_many_neighbours(Reporter& rep, std::uint32_t count) {
+    std::string batch;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        char line[128];
+        std::snprintf(line, sizeof line, "neigh replace %s lladdr 02:00:00:01:%02x:%02x dev va nud permanent\n",
+                      many_neighbour(i).to_string().c_str(), (i >> 8) & 0xff, i & 0xff);
+        batch += line;
+    }
+    return ip_batch(rep, batch);
+}
+
+// Polls until no resync is queued or in flight (each poll does a bounded
+// part of one); false if that takes more than `limit` polls.
+bool poll_until_synced(KernelTables& tables, int limit = 100) {
+    for (int i = 0; i < limit; ++i) {
+        tables.poll();
+        if (!tables.resync_pending()) return true;
+    }
+    return false;
 }
 
 TEST(KernelTables, RejectsAnUnknownInterfaceWithAMessageNamingIt) {
@@ -349,8 +391,9 @@ TEST(KernelTables, PollFollowsAddressChanges) {
 
         // Removing the primary (and its subnet's routes) leaves 10.61.0.1/16.
         // The kernel deletes the secondary with it (promote_secondaries is off).
+        // The address change re-reads the routes, over the next few polls.
         NS_REQUIRE(sh(rep, "ip addr del 10.60.0.1/24 dev d0"));
-        tables.poll();
+        NS_REQUIRE(poll_until_synced(tables));
         a = tables.interface_address();
         NS_REQUIRE(a.has_value());
         NS_CHECK(a->address == ip("10.61.0.1"));
@@ -367,12 +410,13 @@ TEST(KernelTables, LinkDownAndUpRereadTheRoutes) {
         NS_REQUIRE(sh(rep, "ip route add default via 10.20.0.254 dev va"));
         KernelTables tables("va");
         NS_REQUIRE(tables.route(ip("198.51.100.1")).has_value());
+        // Each link change re-reads routes and neighbours over the next polls.
         NS_REQUIRE(sh(rep, "ip link set va down"));
-        tables.poll();
+        NS_REQUIRE(poll_until_synced(tables));
         NS_CHECK(!tables.route(ip("198.51.100.1")).has_value());
         NS_CHECK(!tables.route(ip("10.20.0.9")).has_value());
         NS_REQUIRE(sh(rep, "ip link set va up"));
-        tables.poll();
+        NS_REQUIRE(poll_until_synced(tables));
         // The kernel restores the connected route, not the gateway route.
         NS_CHECK(tables.route(ip("10.20.0.9")).has_value());
         NS_CHECK(!tables.route(ip("198.51.100.1")).has_value());
@@ -385,21 +429,126 @@ TEST(KernelTables, RedumpsAfterNotificationsAreLost) {
         KernelTablesConfig config;
         config.notify_buffer_bytes = 1;  // the kernel's minimum: a few messages
         KernelTables tables("va", config);
+        const std::uint64_t g0 = tables.generation();
         // One `ip -batch` run: hundreds of notifications while nobody reads.
         std::string batch;
         for (int i = 1; i <= 200; ++i)
             batch += "neigh replace 10.20.1." + std::to_string(i) +
                      " lladdr 02:00:00:00:01:" + std::to_string(10 + i % 89) + " dev va nud permanent\n";
-        FILE* f = ::popen("ip -batch - >/dev/null 2>&1", "w");
-        NS_REQUIRE(f != nullptr);
-        std::fputs(batch.c_str(), f);
-        NS_REQUIRE(::pclose(f) == 0);
+        NS_REQUIRE(ip_batch(rep, batch));
         tables.poll();
         NS_CHECK(tables.counters().lost_notifications > 0);
+        NS_REQUIRE(poll_until_synced(tables));
         int found = 0;
         for (std::uint32_t i = 1; i <= 200; ++i)
             if (tables.neighbour(Ipv4Address{ip("10.20.1.0").value + i}).has_value()) ++found;
         NS_CHECK(found == 200);
+        NS_CHECK(tables.generation() > g0);
+    });
+}
+
+TEST(KernelTables, ResyncIsSpreadOverPollsWhileTheTablesStayComplete) {
+    in_private_netns([](Reporter& rep) {
+        NS_REQUIRE(make_veth(rep));
+        constexpr std::uint32_t kCount = 1500;  // ~76 bytes each: at least four 32 KiB dump parts
+        NS_REQUIRE(add_many_neighbours(rep, kCount));
+        NS_REQUIRE(sh(rep, "ip route add 10.30.0.0/16 via 10.20.0.254 dev va"));
+        KernelTablesConfig config;
+        config.dump_reads_per_poll = 1;  // one recv per poll: every step of the resync is a poll
+        KernelTables tables("va", config);
+        NS_REQUIRE(poll_until_synced(tables));  // whatever the setup left
+        const KernelTablesCounters before = tables.counters();
+        const std::uint64_t generation = tables.generation();
+
+        tables.request_resync();
+        NS_CHECK(tables.resync_pending());
+        int polls = 0;
+        auto slowest = std::chrono::steady_clock::duration::zero();
+        while (tables.resync_pending() && polls < 100) {
+            const auto start = std::chrono::steady_clock::now();
+            tables.poll();
+            slowest = std::max(slowest, std::chrono::steady_clock::now() - start);
+            ++polls;
+            // Between any two polls, in flight or not, lookups answer from a
+            // complete table: the one being rebuilt is not visible yet.
+            std::uint32_t found = 0;
+            for (std::uint32_t i = 0; i < kCount; ++i) {
+                const auto n = tables.neighbour(many_neighbour(i));
+                if (n && n->state == KernelNeighbourState::permanent) ++found;
+            }
+            if (found != kCount)
+                rep.fail(__LINE__, "poll " + std::to_string(polls) + ": " + std::to_string(found) + " of " +
+                                       std::to_string(kCount) + " neighbours visible");
+            NS_CHECK(tables.route(ip("10.30.1.1")).has_value());
+            NS_CHECK(tables.interface_address().has_value());
+        }
+        NS_CHECK(!tables.resync_pending());
+        // One read per poll: the link, address and route dumps take one
+        // each at least, the neighbour dump four, so the first poll (and
+        // several more) returned with the resync still in flight.
+        if (polls < 7) rep.fail(__LINE__, "the resync took only " + std::to_string(polls) + " polls");
+        NS_CHECK(tables.counters().resyncs == before.resyncs + 4);
+        NS_CHECK(tables.counters().errors == before.errors);
+        // Every table was replaced by an identical one: cached next hops
+        // stay valid.
+        NS_CHECK(tables.generation() == generation);
+        // Loose: a poll does one recv of at most 32 KiB and some parsing
+        // (the blocking version could wait a second in recv).
+        NS_CHECK(slowest < std::chrono::milliseconds(250));
+    });
+}
+
+TEST(KernelTables, ResyncKeepsChangesMadeWhileItIsInFlightAndMatchesTheKernel) {
+    in_private_netns([](Reporter& rep) {
+        NS_REQUIRE(make_veth(rep));
+        constexpr std::uint32_t kCount = 1500;
+        NS_REQUIRE(add_many_neighbours(rep, kCount));
+        KernelTablesConfig config;
+        config.dump_reads_per_poll = 1;
+        KernelTables tables("va", config);
+        NS_REQUIRE(poll_until_synced(tables));
+
+        // After every poll of the resync: delete a neighbour, change one's
+        // MAC, add one, and add a route. Some of these land while the
+        // neighbour dump is in flight, after its part with that entry may
+        // already have been read: only the replayed notification says so.
+        tables.request_resync();
+        std::uint32_t changes = 0;
+        while (tables.resync_pending() && changes < 100) {
+            tables.poll();
+            const std::string k = std::to_string(changes + 1);
+            NS_REQUIRE(sh(rep, "ip neigh del " + many_neighbour(changes).to_string() + " dev va"));
+            NS_REQUIRE(sh(rep, "ip neigh change " + many_neighbour(kCount - 1 - changes).to_string() +
+                                   " lladdr 02:00:00:00:ff:ff dev va nud permanent"));
+            NS_REQUIRE(sh(rep, "ip neigh replace 10.22.0." + k + " lladdr 02:00:00:00:22:01 dev va nud permanent"));
+            NS_REQUIRE(sh(rep, "ip route add 10.40." + k + ".0/24 via 10.20.0.254 dev va"));
+            ++changes;
+        }
+        NS_REQUIRE(poll_until_synced(tables));  // and the notifications of the last changes
+        NS_CHECK(changes >= 4);
+        NS_CHECK(tables.counters().replayed > 0);
+        NS_CHECK(tables.counters().errors == 0);
+
+        // The mirror equals a fresh dump, and says what the changes said.
+        const KernelTables fresh("va");
+        auto same = [&](Ipv4Address a) {
+            const auto x = tables.neighbour(a);
+            const auto y = fresh.neighbour(a);
+            return x.has_value() == y.has_value() && (!x || (x->mac == y->mac && x->state == y->state));
+        };
+        std::uint32_t differ = 0;
+        for (std::uint32_t i = 0; i < kCount; ++i) differ += same(many_neighbour(i)) ? 0u : 1u;
+        for (std::uint32_t i = 1; i <= changes; ++i) differ += same(Ipv4Address{ip("10.22.0.0").value + i}) ? 0u : 1u;
+        NS_CHECK(differ == 0);
+        for (std::uint32_t i = 0; i < changes; ++i) {
+            NS_CHECK(!tables.neighbour(many_neighbour(i)).has_value());
+            const auto changed = tables.neighbour(many_neighbour(kCount - 1 - i));
+            NS_CHECK(changed && changed->mac == mac("02:00:00:00:ff:ff"));
+            NS_CHECK(tables.neighbour(Ipv4Address{ip("10.22.0.0").value + i + 1}).has_value());
+            const auto r = tables.route(Ipv4Address{ip("10.40.0.9").value + (i + 1) * 256});
+            NS_CHECK(r && r->next_hop == ip("10.20.0.254"));
+        }
+        NS_CHECK(tables.neighbour(many_neighbour(changes)).has_value());  // the first one left alone
     });
 }
 
