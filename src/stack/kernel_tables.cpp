@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "kbnet/core/log.hpp"
@@ -95,9 +96,27 @@ KernelNeighbourState from_nud(std::uint16_t nud) noexcept {
     return KernelNeighbourState::none;
 }
 
+// Every field of a route, for ordering and equality.
+auto route_fields(const KernelTables::RouteEntry& r) noexcept {
+    return std::tie(r.destination, r.mask, r.priority, r.gateway, r.source, r.oif, r.prefix_len, r.tos, r.type, r.dead);
+}
+
 bool route_before(const KernelTables::RouteEntry& a, const KernelTables::RouteEntry& b) noexcept {
     if (a.prefix_len != b.prefix_len) return a.prefix_len > b.prefix_len;
-    return a.priority < b.priority;
+    if (a.priority != b.priority) return a.priority < b.priority;
+    // Lookups need only the two keys above: of routes with equal prefix
+    // length and metric at most one destination matches an address. But
+    // the order must be total, or the sorted dump and the table built by
+    // notifications (inserted at upper_bound) could hold equal routes in
+    // different orders, and same_routes would report a change that is not
+    // one. Among the kernel's alternatives for one prefix (`ip route
+    // append`: same prefix, TOS and metric) the one chosen is then a fixed
+    // one (the lowest gateway), not the kernel's first.
+    return route_fields(a) < route_fields(b);
+}
+
+bool same_route_fields(const KernelTables::RouteEntry& a, const KernelTables::RouteEntry& b) noexcept {
+    return route_fields(a) == route_fields(b);
 }
 
 bool same_route(const KernelTables::RouteEntry& a, const KernelTables::RouteEntry& b) noexcept {
@@ -115,12 +134,7 @@ bool same_addresses(const std::vector<InterfaceAddress>& a, const std::vector<In
 
 bool same_routes(const std::vector<KernelTables::RouteEntry>& a,
                  const std::vector<KernelTables::RouteEntry>& b) noexcept {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                      [](const KernelTables::RouteEntry& x, const KernelTables::RouteEntry& y) {
-                          return x.destination == y.destination && x.mask == y.mask && x.priority == y.priority &&
-                                 x.gateway == y.gateway && x.source == y.source && x.oif == y.oif &&
-                                 x.prefix_len == y.prefix_len && x.tos == y.tos && x.type == y.type && x.dead == y.dead;
-                      });
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), same_route_fields);
 }
 
 bool same_neighbours(const std::vector<KernelTables::NeighbourEntry>& a,
@@ -129,6 +143,32 @@ bool same_neighbours(const std::vector<KernelTables::NeighbourEntry>& a,
                       [](const KernelTables::NeighbourEntry& x, const KernelTables::NeighbourEntry& y) {
                           return x.address == y.address && x.value.mac == y.value.mac && x.value.state == y.value.state;
                       });
+}
+
+// Primaries first, each group in the kernel's order: a stable partition by
+// rotation, because std::stable_partition may allocate a buffer and poll()
+// must not allocate. Quadratic moves at worst, over at most max_addresses
+// entries (64 by default).
+void primaries_first(std::vector<InterfaceAddress>& table) noexcept {
+    auto boundary = table.begin();  // end of the primaries moved so far
+    for (auto it = table.begin(); it != table.end(); ++it) {
+        if (it->secondary) continue;
+        std::rotate(boundary, it, it + 1);  // *it to boundary, the secondaries between one place on
+        ++boundary;
+    }
+}
+
+// Dump replies in dump order, possibly with repeats: sorted by address, and
+// of a repeated address the entry dumped last kept. Sorting on (address,
+// later first) needs no buffer, unlike std::stable_sort.
+void sort_dumped_neighbours(std::vector<KernelTables::NeighbourEntry>& table) noexcept {
+    using Entry = KernelTables::NeighbourEntry;
+    std::sort(table.begin(), table.end(), [](const Entry& a, const Entry& b) {
+        return a.address != b.address ? a.address < b.address : a.dump_order > b.dump_order;
+    });
+    table.erase(
+        std::unique(table.begin(), table.end(), [](const Entry& a, const Entry& b) { return a.address == b.address; }),
+        table.end());
 }
 
 [[noreturn]] void throw_errno(const std::string& what) {
@@ -289,7 +329,7 @@ KernelTables::KernelTables(KernelTables&& other) noexcept
       dump_table_(std::exchange(other.dump_table_, std::uint8_t{0})),
       dump_sequence_(other.dump_sequence_),
       dump_interrupted_(other.dump_interrupted_),
-      replay_overflowed_(other.replay_overflowed_),
+      replay_incomplete_(other.replay_incomplete_),
       dump_idle_polls_(other.dump_idle_polls_),
       retry_polls_(other.retry_polls_),
       generation_(other.generation_),
@@ -322,7 +362,7 @@ KernelTables& KernelTables::operator=(KernelTables&& other) noexcept {
         dump_table_ = std::exchange(other.dump_table_, std::uint8_t{0});
         dump_sequence_ = other.dump_sequence_;
         dump_interrupted_ = other.dump_interrupted_;
-        replay_overflowed_ = other.replay_overflowed_;
+        replay_incomplete_ = other.replay_incomplete_;
         dump_idle_polls_ = other.dump_idle_polls_;
         retry_polls_ = other.retry_polls_;
         generation_ = other.generation_;
@@ -392,29 +432,40 @@ std::size_t KernelTables::poll() noexcept {
     std::size_t applied = 0;
     if (notify_fd_ < 0) return 0;
     for (;;) {
-        const ssize_t n = ::recv(notify_fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+        // MSG_TRUNC: recv returns the datagram's real length even when it
+        // did not fit (recv(2), netlink since 2.6.22), so a cut one is seen.
+        const ssize_t n = ::recv(notify_fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == ENOBUFS) {
                 // The socket overflowed and notifications were dropped: the
-                // mirror cannot be patched, only rebuilt (netlink(7)). A dump
-                // in flight lost some of what it would replay: the bit set
-                // here dumps its table again after it.
+                // mirror cannot be patched, only rebuilt (netlink(7)).
                 ++counters_.lost_notifications;
-                pending_sync_ = kSyncAll;
+                notifications_lost();
                 continue;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK) ++counters_.errors;
             break;
         }
         if (n == 0) break;
+        if (static_cast<std::size_t>(n) > buffer_.size()) {
+            // Longer than the buffer (the kernel's notifications never are
+            // today): its tail is gone, so it is as good as lost. Parsing
+            // the head would apply half a message.
+            ++counters_.errors;
+            notifications_lost();
+            continue;
+        }
         std::size_t offset = 0;
         const auto length = static_cast<std::size_t>(n);
         while (offset + sizeof(nlmsghdr) <= length) {
             const auto h = load<nlmsghdr>(buffer_.data() + offset);
             if (h.nlmsg_len < sizeof(nlmsghdr) || offset + h.nlmsg_len > length) break;
-            apply(buffer_.data() + offset, h.nlmsg_len);
-            if (dump_table_ != 0 && sync_bit_of(h.nlmsg_type) == dump_table_)
+            // Only messages the mirror acts on are kept: IPv6 neighbours,
+            // other interfaces and other tables would fill replay_ and make
+            // the dump restart for changes it does not care about.
+            const bool relevant = apply(buffer_.data() + offset, h.nlmsg_len);
+            if (relevant && dump_table_ != 0 && sync_bit_of(h.nlmsg_type) == dump_table_)
                 keep_for_replay(buffer_.data() + offset, h.nlmsg_len);
             ++applied;
             offset += align4(h.nlmsg_len);
@@ -439,24 +490,63 @@ std::size_t KernelTables::poll() noexcept {
 //    message says it again: swapping in the copy alone would lose it.
 //  - Enough: every change after the dump request has a notification, in
 //    order, on the notification socket. poll() applies it to the live table
-//    and, while the dump of its table is in flight, keeps it in replay_;
-//    finish_dump() applies the kept ones, in order, to the new table; the
-//    ones read after the dump ended are applied to the new table directly.
-//    A kept notification older than the dump's view of an entry re-states an
-//    older value for a moment, but the newer change the dump saw has its own
-//    notification later in the same stream: the table ends at the newest.
-//  - Entries the dump missed without changing (it walked a table that was
-//    reshaped between parts) have no notification; the kernel flags such a
-//    dump with NLM_F_DUMP_INTR (include/uapi/linux/netlink.h), and it is
-//    sent again. So is one whose notifications did not all fit in replay_.
+//    and, while the dump of its table is in flight, keeps it in replay_
+//    (if the mirror acts on it at all); finish_dump() applies the kept ones,
+//    in order, to the new table; the ones read after the dump ended are
+//    applied to the new table directly. A kept notification older than the
+//    dump's view of an entry re-states an older value for a moment, but the
+//    newer change the dump saw has its own notification later in the same
+//    stream: the table ends at the newest. A dump during which some of
+//    these did not fit in replay_, were lost (ENOBUFS) or cut (MSG_TRUNC)
+//    is thrown away and sent again.
+//  - Entries the dump missed or repeated without changing have no
+//    notification. Each part resumes the kernel's walk from a position
+//    saved in the previous one, so a table reshaped between parts shifts
+//    the walk: an entry before the position removed skips an unchanged
+//    one, an entry inserted repeats one. Link and address dumps record a
+//    generation (dev_base_seq; inet_base_seq) and flag the parts built after
+//    it moved with NLM_F_DUMP_INTR (nl_dump_check_consistent,
+//    include/uapi/linux/netlink.h): such a dump is sent again. Neighbour and
+//    IPv4 route dumps never set that flag: neigh_dump_table resumes at a
+//    (hash bucket, index in bucket) pair, and a hash table grow reshuffles
+//    everything; fib_table_dump resumes at a trie key, then by index among
+//    that key's routes (fn_trie_dump_leaf), with no generation check in
+//    inet_dump_fib. Spread over polls a millisecond apart, such a dump could
+//    drop a live neighbour or route from the swapped-in table. So these two
+//    are read whole within one poll (read_whole): the window shrinks to the
+//    microseconds between two reads of one poll, in which a change on
+//    another CPU can still shift the walk. A repeated entry is merged (the
+//    one dumped last kept); a skipped one stays missing until a
+//    notification names it or the next resync.
 void KernelTables::keep_for_replay(const std::uint8_t* message, std::size_t length) noexcept {
     const std::size_t room = align4(length);
     if (replay_bytes_ + room > replay_.size()) {
-        replay_overflowed_ = true;
+        replay_incomplete_ = true;
         return;
     }
     std::memcpy(replay_.data() + replay_bytes_, message, length);
     replay_bytes_ += room;
+}
+
+void KernelTables::notifications_lost() noexcept {
+    pending_sync_ = kSyncAll;
+    // The dump in flight may miss one of the lost changes, which no replay
+    // can restore: it must not be swapped in as consistent. finish_dump
+    // throws it away and the bit just set dumps its table again.
+    if (dump_table_ != 0) replay_incomplete_ = true;
+}
+
+bool KernelTables::read_whole(std::uint8_t table) noexcept {
+    // Neither dump flags an inconsistent walk (see keep_for_replay). Reading
+    // one whole never waits: the kernel builds the first part inside send()
+    // and each next one inside the recvmsg that takes the previous one off
+    // the queue (netlink_recvmsg calls netlink_dump after skb_free_datagram
+    // while the dump runs and the queue is under half of SO_RCVBUF, which a
+    // dump socket holding one part at a time always is), so every
+    // MSG_DONTWAIT read finds a part, or the error that stopped the dump,
+    // until NLMSG_DONE. The cost is the whole table's parts in one poll:
+    // about ten 32 KiB reads for 4096 neighbours.
+    return table == kSyncRoutes || table == kSyncNeighbours;
 }
 
 void KernelTables::advance_resync() noexcept {
@@ -464,9 +554,10 @@ void KernelTables::advance_resync() noexcept {
         --retry_polls_;
         return;
     }
-    // A budget of reads per poll bounds the time spent here: a big table
-    // takes several polls, and the next table's request waits for a poll
-    // with reads left (the kernel builds the first part inside send()).
+    // A budget of reads per poll bounds the time spent here: a big link or
+    // address table takes several polls, and the next table's request waits
+    // for a poll with reads left (the kernel builds the first part inside
+    // send()). A route or neighbour dump is read whole and uses up the poll.
     std::uint32_t reads = config_.dump_reads_per_poll;
     while (reads > 0) {
         if (dump_table_ == 0) {
@@ -482,13 +573,22 @@ void KernelTables::advance_resync() noexcept {
             }
             if (next == 0) return;
             if (!start_dump(next)) {
-                (void)dump_failed(next, true);
+                (void)dump_failed(next);
                 log_dump_failure(next);
                 return;
             }
         }
         const std::uint8_t table = dump_table_;
-        const DumpStep step = read_dump(reads, false);
+        DumpStep step = DumpStep::in_flight;
+        if (read_whole(table)) {
+            // Until NLMSG_DONE or an error. Should a read still find nothing
+            // (not expected, see read_whole), the dump goes on next poll.
+            std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
+            step = read_dump(unlimited, false);
+            reads = 0;
+        } else {
+            step = read_dump(reads, false);
+        }
         if (step == DumpStep::failed) log_dump_failure(table);
         if (step != DumpStep::done) return;
     }
@@ -554,7 +654,7 @@ bool KernelTables::start_dump(std::uint8_t table) noexcept {
     dump_table_ = table;
     dump_sequence_ = seq;
     dump_interrupted_ = false;
-    replay_overflowed_ = false;
+    replay_incomplete_ = false;
     replay_bytes_ = 0;
     dump_idle_polls_ = 0;
     // The copy is built from empty; capacity was reserved, nothing allocates.
@@ -569,7 +669,9 @@ bool KernelTables::start_dump(std::uint8_t table) noexcept {
 
 KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocking) noexcept {
     while (reads > 0) {
-        const ssize_t n = ::recv(dump_fd_, buffer_.data(), buffer_.size(), blocking ? 0 : MSG_DONTWAIT);
+        // MSG_TRUNC: the real length comes back, so a cut reply is seen.
+        const int flags = MSG_TRUNC | (blocking ? 0 : MSG_DONTWAIT);
+        const ssize_t n = ::recv(dump_fd_, buffer_.data(), buffer_.size(), flags);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && !blocking && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -579,13 +681,19 @@ KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocki
                 // stack's pace) is given up and retried on a fresh socket.
                 if (++dump_idle_polls_ < kDumpStallPolls) return DumpStep::in_flight;
                 errno = ETIMEDOUT;
-                return dump_failed(dump_table_, true);
+                return dump_failed(dump_table_);
             }
-            // A socket error, or the setup's one-second wait ran out (EAGAIN).
-            // The kernel may still be in the middle of the dump (a second
-            // dump on this socket would get EBUSY): start over on a new one.
+            // A socket error (the kernel stopped the dump: ENOBUFS, ...), or
+            // the setup's one-second wait ran out (EAGAIN).
             if (n == 0) errno = EIO;
-            return dump_failed(dump_table_, true);
+            return dump_failed(dump_table_);
+        }
+        if (static_cast<std::size_t>(n) > buffer_.size()) {
+            // Longer than the buffer (the kernel sizes dump parts to at most
+            // 32 KiB, half of it): the entries in the lost tail would be
+            // missing from the copy.
+            errno = EMSGSIZE;
+            return dump_failed(dump_table_);
         }
         --reads;
         dump_idle_polls_ = 0;
@@ -608,7 +716,7 @@ KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocki
                     const int result = load<int>(message + kHeaderBytes);
                     if (result < 0) {
                         errno = -result;
-                        return dump_failed(dump_table_, false);  // the dump is over: the socket is clean
+                        return dump_failed(dump_table_);
                     }
                 }
                 return finish_dump();
@@ -622,10 +730,10 @@ KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocki
                 } else {
                     errno = EPROTO;
                 }
-                return dump_failed(dump_table_, false);
+                return dump_failed(dump_table_);
             }
             dumping_ = true;
-            apply(message, h.nlmsg_len);
+            (void)apply(message, h.nlmsg_len);
             dumping_ = false;
         }
     }
@@ -635,7 +743,7 @@ KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocki
 KernelTables::DumpStep KernelTables::finish_dump() noexcept {
     const std::uint8_t table = dump_table_;
     dump_table_ = 0;
-    if (dump_interrupted_ || replay_overflowed_) {
+    if (dump_interrupted_ || replay_incomplete_) {
         // Not a consistent picture (see keep_for_replay): the live table
         // stays as notifications left it, and the table is dumped again.
         ++counters_.dumps_restarted;
@@ -645,22 +753,27 @@ KernelTables::DumpStep KernelTables::finish_dump() noexcept {
     // Sort the copy (replies arrive in the kernel's walk order), then swap:
     // the live table is replaced in one step between two lookups, so a
     // reader never sees a half-built one. After the swap the staged vectors
-    // hold the previous table, kept for the comparison below.
+    // hold the previous table, kept for the comparison below. Nothing here
+    // allocates: sort, rotate, unique and erase work in place.
     switch (table) {
         case kSyncLink: std::swap(link_flags_, staged_link_flags_); break;
         case kSyncAddresses:
-            // Primaries first, each group in the kernel's order.
-            std::stable_partition(staged_addresses_.begin(), staged_addresses_.end(),
-                                  [](const InterfaceAddress& a) { return !a.secondary; });
+            primaries_first(staged_addresses_);
             addresses_.swap(staged_addresses_);
             break;
         case kSyncRoutes:
             std::sort(staged_routes_.begin(), staged_routes_.end(), route_before);
+            // A route the walk met twice (see keep_for_replay) is one route:
+            // a copy left in would survive the RTM_DELROUTE that removes the
+            // other. Only identical entries merge: routes sharing the kernel's
+            // identity but not their next hop (`ip route append`) are distinct,
+            // and the kernel refuses an exact duplicate (EEXIST).
+            staged_routes_.erase(std::unique(staged_routes_.begin(), staged_routes_.end(), same_route_fields),
+                                 staged_routes_.end());
             routes_.swap(staged_routes_);
             break;
         default:
-            std::sort(staged_neighbours_.begin(), staged_neighbours_.end(),
-                      [](const NeighbourEntry& a, const NeighbourEntry& b) { return a.address < b.address; });
+            sort_dumped_neighbours(staged_neighbours_);
             neighbours_.swap(staged_neighbours_);
             break;
     }
@@ -672,7 +785,7 @@ KernelTables::DumpStep KernelTables::finish_dump() noexcept {
     std::size_t offset = 0;
     while (offset + sizeof(nlmsghdr) <= replay_bytes_) {
         const auto h = load<nlmsghdr>(replay_.data() + offset);
-        apply(replay_.data() + offset, h.nlmsg_len);
+        (void)apply(replay_.data() + offset, h.nlmsg_len);
         ++counters_.replayed;
         offset += align4(h.nlmsg_len);
     }
@@ -694,14 +807,20 @@ KernelTables::DumpStep KernelTables::finish_dump() noexcept {
     return DumpStep::done;
 }
 
-KernelTables::DumpStep KernelTables::dump_failed(std::uint8_t table, bool reopen) noexcept {
+KernelTables::DumpStep KernelTables::dump_failed(std::uint8_t table) noexcept {
     const int error = errno;
     ++counters_.errors;
     pending_sync_ |= table;
     dump_table_ = 0;
     replay_bytes_ = 0;
     retry_polls_ = kRetryPolls;
-    if (reopen && dump_fd_ >= 0) {
+    // Always a fresh socket, whatever failed: a dump the kernel stopped on
+    // an error (netlink_dump failing inside recvmsg, a cut reply, our own
+    // timeout) can leave the socket's dump marked running (cb_running), and
+    // every later request on it would be refused with EBUSY
+    // (__netlink_dump_start); replies still queued would be read as the next
+    // dump's. The kernel's dump state goes with the closed socket.
+    if (dump_fd_ >= 0) {
         ::close(dump_fd_);
         dump_fd_ = open_dump_socket();  // -1: start_dump tries again
     }
@@ -709,20 +828,20 @@ KernelTables::DumpStep KernelTables::dump_failed(std::uint8_t table, bool reopen
     return DumpStep::failed;
 }
 
-void KernelTables::apply(const std::uint8_t* message, std::size_t length) noexcept {
+bool KernelTables::apply(const std::uint8_t* message, std::size_t length) noexcept {
     const auto h = load<nlmsghdr>(message);
     const std::uint8_t* payload = message + kHeaderBytes;
     const std::size_t payload_len = length > kHeaderBytes ? length - kHeaderBytes : 0;
     switch (h.nlmsg_type) {
         case RTM_NEWADDR:
-        case RTM_DELADDR: apply_address(h.nlmsg_type, payload, payload_len); break;
+        case RTM_DELADDR: return apply_address(h.nlmsg_type, payload, payload_len);
         case RTM_NEWROUTE:
-        case RTM_DELROUTE: apply_route(h.nlmsg_type, payload, payload_len); break;
+        case RTM_DELROUTE: return apply_route(h.nlmsg_type, payload, payload_len);
         case RTM_NEWNEIGH:
-        case RTM_DELNEIGH: apply_neighbour(h.nlmsg_type, payload, payload_len); break;
+        case RTM_DELNEIGH: return apply_neighbour(h.nlmsg_type, payload, payload_len);
         case RTM_NEWLINK:
-        case RTM_DELLINK: apply_link(payload, payload_len); break;
-        default: return;
+        case RTM_DELLINK: return apply_link(payload, payload_len);
+        default: return false;
     }
 }
 
@@ -732,15 +851,15 @@ void KernelTables::overflow(const char* table) noexcept {
                           "kernel tables: the {} mirror is full; entries left out (raise KernelTablesConfig)", table);
 }
 
-void KernelTables::apply_address(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept {
-    if (length < sizeof(ifaddrmsg)) return;
+bool KernelTables::apply_address(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept {
+    if (length < sizeof(ifaddrmsg)) return false;
     const auto m = load<ifaddrmsg>(payload);
-    if (m.ifa_family != AF_INET || static_cast<int>(m.ifa_index) != ifindex_) return;
+    if (m.ifa_family != AF_INET || static_cast<int>(m.ifa_index) != ifindex_) return false;
     std::uint32_t local = 0;
     std::uint32_t flags = m.ifa_flags;
     bool have_local = false;
     const std::size_t header = align4(sizeof(ifaddrmsg));
-    if (length < header) return;
+    if (length < header) return false;
     for_each_attribute(payload + header, length - header, [&](std::uint16_t t, const std::uint8_t* d, std::size_t n) {
         // IFA_LOCAL is our end; IFA_ADDRESS is the peer on point-to-point
         // links and equal to IFA_LOCAL otherwise (rtnetlink(7)).
@@ -766,7 +885,7 @@ void KernelTables::apply_address(std::uint16_t type, const std::uint8_t* payload
         *it = entry;
     } else if (table.size() == table.capacity()) {
         overflow("address");
-        return;
+        return true;
     } else if (dumping_ || entry.secondary) {
         table.push_back(entry);
     } else {
@@ -784,12 +903,13 @@ void KernelTables::apply_address(std::uint16_t type, const std::uint8_t* payload
         pending_sync_ |= kSyncRoutes;
         ++generation_;
     }
+    return true;
 }
 
-void KernelTables::apply_route(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept {
-    if (length < sizeof(rtmsg)) return;
+bool KernelTables::apply_route(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept {
+    if (length < sizeof(rtmsg)) return false;
     const auto m = load<rtmsg>(payload);
-    if (m.rtm_family != AF_INET || (m.rtm_flags & RTM_F_CLONED) != 0) return;
+    if (m.rtm_family != AF_INET || (m.rtm_flags & RTM_F_CLONED) != 0) return false;
     RouteEntry entry;
     entry.prefix_len = m.rtm_dst_len > 32 ? 32 : m.rtm_dst_len;
     entry.mask = prefix_mask(entry.prefix_len);
@@ -799,7 +919,7 @@ void KernelTables::apply_route(std::uint16_t type, const std::uint8_t* payload, 
     std::uint32_t table = m.rtm_table;
     bool multipath_found = false;
     const std::size_t header = align4(sizeof(rtmsg));
-    if (length < header) return;
+    if (length < header) return false;
     for_each_attribute(payload + header, length - header, [&](std::uint16_t t, const std::uint8_t* d, std::size_t n) {
         switch (t) {
             case RTA_DST: entry.destination = load_ipv4(d, n); break;
@@ -837,39 +957,49 @@ void KernelTables::apply_route(std::uint16_t type, const std::uint8_t* payload, 
             default: break;
         }
     });
-    if (table != RT_TABLE_MAIN) return;
+    if (table != RT_TABLE_MAIN) return false;
     entry.destination &= entry.mask;
 
     if (dumping_) {  // to the copy being built, sorted at the end
-        if (staged_routes_.size() == staged_routes_.capacity()) return overflow("route");
+        if (staged_routes_.size() == staged_routes_.capacity()) {
+            overflow("route");
+            return true;
+        }
         staged_routes_.push_back(entry);
-        return;
+        return true;
     }
     auto it = std::find_if(routes_.begin(), routes_.end(), [&](const RouteEntry& r) { return same_route(r, entry); });
     if (type == RTM_DELROUTE) {
-        if (it == routes_.end()) return;
+        if (it == routes_.end()) return true;
         routes_.erase(it);
     } else if (it != routes_.end()) {
-        // NLM_F_REPLACE, or a change of the same route: same identity, so
-        // the same place in the order.
-        *it = entry;
+        // NLM_F_REPLACE, or a change of the same route: same identity, but
+        // the fields after it in route_before may differ: move it to its
+        // place (the table stays sorted, as a dump of it would be).
+        if (same_route_fields(*it, entry)) return true;
+        routes_.erase(it);
+        routes_.insert(std::upper_bound(routes_.begin(), routes_.end(), entry, route_before), entry);
     } else {
-        if (routes_.size() == routes_.capacity()) return overflow("route");
+        if (routes_.size() == routes_.capacity()) {
+            overflow("route");
+            return true;
+        }
         routes_.insert(std::upper_bound(routes_.begin(), routes_.end(), entry, route_before), entry);
     }
     ++generation_;
+    return true;
 }
 
-void KernelTables::apply_neighbour(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept {
-    if (length < sizeof(ndmsg)) return;
+bool KernelTables::apply_neighbour(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept {
+    if (length < sizeof(ndmsg)) return false;
     const auto m = load<ndmsg>(payload);
     // Proxy entries (NTF_PROXY) answer ARP for others; they are not neighbours.
-    if (m.ndm_family != AF_INET || m.ndm_ifindex != ifindex_ || (m.ndm_flags & NTF_PROXY) != 0) return;
+    if (m.ndm_family != AF_INET || m.ndm_ifindex != ifindex_ || (m.ndm_flags & NTF_PROXY) != 0) return false;
     NeighbourEntry entry;
     entry.value.state = from_nud(m.ndm_state);
     bool have_address = false;
     const std::size_t header = align4(sizeof(ndmsg));
-    if (length < header) return;
+    if (length < header) return false;
     for_each_attribute(payload + header, length - header, [&](std::uint16_t t, const std::uint8_t* d, std::size_t n) {
         if (t == NDA_DST && n >= 4) {
             entry.address = load_ipv4(d, n);
@@ -878,32 +1008,40 @@ void KernelTables::apply_neighbour(std::uint16_t type, const std::uint8_t* paylo
             std::memcpy(entry.value.mac.bytes.data(), d, n);
         }
     });
-    if (!have_address) return;
-    if (dumping_) {  // to the copy being built, sorted at the end
-        if (staged_neighbours_.size() == staged_neighbours_.capacity()) return overflow("neighbour");
+    if (!have_address) return false;
+    if (dumping_) {  // to the copy being built, sorted (and repeats merged) at the end
+        if (staged_neighbours_.size() == staged_neighbours_.capacity()) {
+            overflow("neighbour");
+            return true;
+        }
+        entry.dump_order = static_cast<std::uint32_t>(staged_neighbours_.size());
         staged_neighbours_.push_back(entry);
-        return;
+        return true;
     }
     auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), entry.address,
                                [](const NeighbourEntry& e, std::uint32_t a) { return e.address < a; });
     const bool found = it != neighbours_.end() && it->address == entry.address;
     if (type == RTM_DELNEIGH) {
-        if (!found) return;
+        if (!found) return true;
         neighbours_.erase(it);
     } else if (found) {
-        if (it->value.mac == entry.value.mac && it->value.state == entry.value.state) return;
+        if (it->value.mac == entry.value.mac && it->value.state == entry.value.state) return true;
         it->value = entry.value;
     } else {
-        if (neighbours_.size() == neighbours_.capacity()) return overflow("neighbour");
+        if (neighbours_.size() == neighbours_.capacity()) {
+            overflow("neighbour");
+            return true;
+        }
         neighbours_.insert(it, entry);
     }
     ++generation_;
+    return true;
 }
 
-void KernelTables::apply_link(const std::uint8_t* payload, std::size_t length) noexcept {
-    if (length < sizeof(ifinfomsg)) return;
+bool KernelTables::apply_link(const std::uint8_t* payload, std::size_t length) noexcept {
+    if (length < sizeof(ifinfomsg)) return false;
     const auto m = load<ifinfomsg>(payload);
-    if (m.ifi_index != ifindex_) return;
+    if (m.ifi_index != ifindex_) return false;
     // Taking a link down flushes its routes without RTM_DELROUTE and its
     // neighbours in bulk; bringing it up restores connected routes. Re-read
     // both whenever the administrative or operational state changes.
@@ -911,11 +1049,12 @@ void KernelTables::apply_link(const std::uint8_t* payload, std::size_t length) n
     // which re-read every table anyway.
     if (dumping_) {
         staged_link_flags_ = m.ifi_flags;
-        return;
+        return true;
     }
     constexpr std::uint32_t kStateFlags = IFF_UP | IFF_RUNNING;  // RUNNING follows the carrier
     if (((m.ifi_flags ^ link_flags_) & kStateFlags) != 0) pending_sync_ |= kSyncRoutes | kSyncNeighbours;
     link_flags_ = m.ifi_flags;
+    return true;
 }
 
 std::optional<KernelRoute> KernelTables::route(wire::Ipv4Address destination) const noexcept {
@@ -1023,11 +1162,14 @@ Status KernelTables::resolve_netlink(wire::Ipv4Address address) noexcept {
     // The kernel handles a request inside send(), so the acknowledgement is
     // already queued: read it without blocking to learn whether it worked.
     for (;;) {
-        const ssize_t n = ::recv(request_fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+        const ssize_t n = ::recv(request_fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR) continue;
             return {};  // no acknowledgement yet: assume it was taken
         }
+        // Longer than the buffer (MSG_TRUNC gives the real length): not one
+        // of our acknowledgements, which are a few dozen bytes; skip it.
+        if (static_cast<std::size_t>(n) > buffer_.size()) continue;
         const auto length = static_cast<std::size_t>(n);
         std::size_t offset = 0;
         while (offset + sizeof(nlmsghdr) <= length) {

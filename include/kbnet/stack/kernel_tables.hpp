@@ -29,13 +29,17 @@
 // Resync: lost notifications (ENOBUFS), a link going up or down, or an
 // address change make a table be dumped again. The constructor dumps every
 // table and waits for the replies; after that, poll() never waits: it sends
-// one table's dump request, reads at most dump_reads_per_poll replies per
-// call without blocking, and builds the new table in a second copy reserved
-// at construction. Lookups keep answering from the complete current table,
-// which notifications keep patching, until the dump has ended; then the
-// copy takes its place and the notifications that arrived meanwhile are
-// applied to it once more (kernel_tables.cpp says why that is needed and
-// enough). resync_pending() tells whether one is queued or under way.
+// one table's dump request, reads the replies without blocking, and builds
+// the new table in a second copy reserved at construction. Link and address
+// dumps are read at most dump_reads_per_poll replies per call; route and
+// neighbour dumps are read whole in one call (the kernel does not flag an
+// inconsistent one, kernel_tables.cpp says why; reading never waits, the
+// kernel builds each next part inside the read). Lookups keep answering from
+// the complete current table, which notifications keep patching, until the
+// dump has ended; then the copy takes its place and the notifications that
+// arrived meanwhile are applied to it once more (kernel_tables.cpp says why
+// that is needed and enough). resync_pending() tells whether one is queued
+// or under way.
 //
 // Setup (constructors) throws std::runtime_error naming the fix. poll(),
 // lookups and request_resolution() never throw, never block and never
@@ -131,26 +135,32 @@ struct KernelTablesConfig {
     // flushing thousands of neighbours) beyond it loses notifications,
     // which poll() detects (ENOBUFS) and repairs with a fresh dump.
     int notify_buffer_bytes = 4 << 20;
-    // Dump replies read per poll() while a table is being re-dumped. Each
-    // read is one non-blocking recv of up to 32 KiB of messages (a few
-    // hundred entries) that the kernel builds during that recv: this bounds
-    // the time one poll() spends on a resync. A 4096-entry table takes
-    // about ten reads.
+    // Dump replies read per poll() while the link or address table is being
+    // re-dumped. Each read is one non-blocking recv of up to 32 KiB of
+    // messages (a few hundred entries) that the kernel builds during that
+    // recv: this bounds the time one poll() spends on a resync. Route and
+    // neighbour dumps ignore it: they are read whole in one poll() (about
+    // ten reads for 4096 entries), because spreading them over polls lets
+    // the kernel skip or repeat entries without telling.
     std::uint32_t dump_reads_per_poll = 2;
 };
 
 struct KernelTablesCounters {
     std::uint64_t notifications = 0;       // change messages applied
     std::uint64_t resyncs = 0;             // tables replaced by a complete dump (the constructor's included)
-    std::uint64_t dumps_restarted = 0;     // dumps thrown away and sent again (NLM_F_DUMP_INTR, or too
-                                           // many changes during the dump to keep for replaying)
+    std::uint64_t dumps_restarted = 0;     // dumps thrown away and sent again (NLM_F_DUMP_INTR, too many
+                                           // changes during the dump to keep for replaying, or
+                                           // notifications lost or cut while it was in flight)
     std::uint64_t replayed = 0;            // notifications applied again to a freshly dumped table
     std::uint64_t lost_notifications = 0;  // ENOBUFS reports on the notification socket
     std::uint64_t overflows = 0;           // entries left out because a table was full
     std::uint64_t resolutions_sent = 0;
     std::uint64_t resolutions_suppressed = 0;  // by the per-address rate limit
     std::uint64_t resolution_errors = 0;
-    std::uint64_t errors = 0;  // socket or dump errors in poll (the dump is retried ~100 polls later)
+    // Socket or dump errors in poll (a failed dump is retried ~100 polls
+    // later), and datagrams too long for the receive buffer (a cut
+    // notification is handled as a lost one; a cut dump reply fails the dump).
+    std::uint64_t errors = 0;
 };
 
 class KernelTables {
@@ -220,6 +230,9 @@ class KernelTables {
     };
     struct NeighbourEntry {
         std::uint32_t address = 0;
+        // Position in the dump that produced the entry: of two replies for
+        // one address in a dump, the later one is kept. Meaningless otherwise.
+        std::uint32_t dump_order = 0;
         KernelNeighbour value;
     };
     struct ResolutionSlot {
@@ -236,21 +249,27 @@ class KernelTables {
     void close_sockets() noexcept;
     void dump_all();  // the constructor's: each table in turn, waiting for the replies; throws
     void advance_resync() noexcept;
+    // Route and neighbour dumps: read to the end within one poll.
+    static bool read_whole(std::uint8_t table) noexcept;
     bool start_dump(std::uint8_t table) noexcept;
     // Reads the dump's replies while reads > 0 (decremented per recv);
     // blocking only for the constructor.
     DumpStep read_dump(std::uint32_t& reads, bool blocking) noexcept;
     DumpStep finish_dump() noexcept;
-    DumpStep dump_failed(std::uint8_t table, bool reopen) noexcept;
+    DumpStep dump_failed(std::uint8_t table) noexcept;
     void log_dump_failure(std::uint8_t table) noexcept;
     static const char* table_name(std::uint8_t table) noexcept;
     static std::uint8_t sync_bit_of(std::uint16_t message_type) noexcept;  // 0: not a table's message
     void keep_for_replay(const std::uint8_t* message, std::size_t length) noexcept;
-    void apply(const std::uint8_t* message, std::size_t length) noexcept;
-    void apply_address(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
-    void apply_route(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
-    void apply_neighbour(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
-    void apply_link(const std::uint8_t* payload, std::size_t length) noexcept;
+    void notifications_lost() noexcept;
+    // Each returns whether the message is about the mirror (this
+    // interface's link, addresses and neighbours, main-table IPv4 routes),
+    // whether or not it changed anything: only those are kept for replay.
+    bool apply(const std::uint8_t* message, std::size_t length) noexcept;
+    bool apply_address(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
+    bool apply_route(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
+    bool apply_neighbour(std::uint16_t type, const std::uint8_t* payload, std::size_t length) noexcept;
+    bool apply_link(const std::uint8_t* payload, std::size_t length) noexcept;
     Status resolve_netlink(wire::Ipv4Address address) noexcept;
     Status resolve_udp(wire::Ipv4Address address) noexcept;
     void overflow(const char* table) noexcept;
@@ -268,8 +287,10 @@ class KernelTables {
     // The dump in flight: its table's kSync* bit (0: none) and sequence.
     std::uint8_t dump_table_ = 0;
     std::uint32_t dump_sequence_ = 0;
-    bool dump_interrupted_ = false;      // a reply carried NLM_F_DUMP_INTR
-    bool replay_overflowed_ = false;     // a notification did not fit in replay_
+    bool dump_interrupted_ = false;  // a reply carried NLM_F_DUMP_INTR
+    // The dump in flight may lack a change: a notification for it did not fit
+    // in replay_, or notifications were lost (ENOBUFS) or cut (MSG_TRUNC).
+    bool replay_incomplete_ = false;
     bool dumping_ = false;               // apply() is handling a dump reply: it goes to the staged copy
     std::uint32_t dump_idle_polls_ = 0;  // polls in a row that found no reply to the dump in flight
     std::uint32_t retry_polls_ = 0;      // polls to wait before retrying after a failed dump
@@ -277,7 +298,7 @@ class KernelTables {
     KernelTablesCounters counters_;
     std::vector<std::uint8_t> buffer_;  // one receive buffer, sized at construction
     std::vector<InterfaceAddress> addresses_;
-    std::vector<RouteEntry> routes_;          // by prefix length (longest first), then metric
+    std::vector<RouteEntry> routes_;          // by prefix length (longest first), metric, then the rest (route_before)
     std::vector<NeighbourEntry> neighbours_;  // by address
     // The table being dumped is built here (unsorted until the dump ends),
     // then swapped with the one above; same capacities.
