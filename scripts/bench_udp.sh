@@ -6,6 +6,10 @@
 #       (a) kbnet udp-echo on AF_XDP (veth va, its own address, CPU 0) and
 #       (b) the kernel's `sockperf server` (namespace A, CPU 0), over one veth
 #       pair; the two servers alternate over rounds, each keeps its best.
+#       Twice: with sockperf's default client, which sleeps in epoll_wait
+#       between messages ("sleeping"), and with one that spins there
+#       (--nonblocked --timeout 0, "polling"), which takes the client's own
+#       wakeups out of both servers' figures.
 #   (2) kbnet to kbnet over memif: kbnet udp-ping (CPU 1) against kbnet
 #       udp-echo (CPU 0), no kernel in the path.
 # Half round trips (sockperf's "latency"), microseconds. Writes JSON; the
@@ -17,6 +21,15 @@ OUT=${2:?usage: bench_udp.sh BUILD_DIR OUT.json}
 KBNET=$BUILD/tools/kbnet
 SECS=${KBNET_BENCH_UDP_SECONDS:-5}
 ROUNDS=${KBNET_BENCH_UDP_ROUNDS:-2}
+# Which sockperf clients to run (both servers get the same client).
+read -r -a CLIENTS <<<"${KBNET_BENCH_UDP_CLIENTS:-sleeping polling}"
+client_opts() {
+    case $1 in
+        sleeping) ;;
+        polling) echo "--nonblocked --timeout 0" ;;
+        *) echo "bench_udp.sh: unknown client '$1' in KBNET_BENCH_UDP_CLIENTS (sleeping, polling)" >&2; exit 2 ;;
+    esac
+}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 results=$(mktemp -d /tmp/kbt-bench-udp-XXXXXX)
 PORT=11111
@@ -33,9 +46,9 @@ memif_run() {
 }
 
 finish() {
-    "${PYTHON:-python3}" - "$results" "$OUT" "$ROUNDS" "${1:-}" <<'PY'
+    "${PYTHON:-python3}" - "$results" "$OUT" "$ROUNDS" "${1:-}" "${CLIENTS[*]}" <<'PY'
 import json, os, re, sys
-res, out, rounds, skipped = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+res, out, rounds, skipped, clients = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split()
 
 def sockperf(path):
     """Half round trips in us from sockperf ping-pong's summary."""
@@ -57,11 +70,14 @@ data = {"rounds": rounds}
 if skipped:
     data["skipped_afxdp"] = skipped
 else:
-    for server in ("kbnet", "kernel"):
-        runs = [sockperf(os.path.join(res, f"{server}-{r}.txt")) for r in range(1, rounds + 1)]
-        runs = [r for r in runs if "p50" in r]
-        data[server] = min(runs, key=lambda r: r["p50"]) if runs else {}
-        data[server + "_rounds_p50"] = [r["p50"] for r in runs]
+    data["clients"] = {}
+    for client in clients:
+        c = data["clients"][client] = {}
+        for server in ("kbnet", "kernel"):
+            runs = [sockperf(os.path.join(res, f"{server}-{client}-{r}.txt")) for r in range(1, rounds + 1)]
+            runs = [r for r in runs if "p50" in r]
+            c[server] = min(runs, key=lambda r: r["p50"]) if runs else {}
+            c[server + "_rounds_p50"] = [r["p50"] for r in runs]
 try:
     m = json.load(open(os.path.join(res, "memif.json")))
     r = m.get("rtt_ns", {})
@@ -91,22 +107,28 @@ topo_veth_pair 1
 IPK="${TOPO_NET%.0}.5"
 
 for round in $(seq "$ROUNDS"); do
-    echo "bench: UDP round $round: sockperf ping-pong ${SECS}s against kbnet udp-echo (AF_XDP), then the kernel..." >&2
-    topo_bg "$TMP/echo.log" "${IN_A[@]}" "$KBNET" udp-echo --port afxdp:va --address "$IPK/24" \
-        --listen "0.0.0.0:$PORT" --core 0 --name "bench-$TOPO_TAG"
-    pid=$BG_PID
-    wait_for "$TMP/echo.log" "udp-echo: 0.0.0.0" 100 || true
-    in_b ping -c 1 -W 2 "$IPK" >/dev/null 2>&1 || true  # ARP before the clock
-    in_b taskset -c 1 sockperf ping-pong -i "$IPK" -p "$PORT" -t "$SECS" -m 64 >"$results/kbnet-$round.txt" 2>&1 || true
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    for client in "${CLIENTS[@]}"; do
+        read -r -a opts <<<"$(client_opts "$client")"
+        echo "bench: UDP round $round, $client client: sockperf ping-pong ${SECS}s against kbnet udp-echo" \
+            "(AF_XDP), then the kernel..." >&2
+        topo_bg "$TMP/echo.log" "${IN_A[@]}" "$KBNET" udp-echo --port afxdp:va --address "$IPK/24" \
+            --listen "0.0.0.0:$PORT" --core 0 --name "bench-$TOPO_TAG"
+        pid=$BG_PID
+        wait_for "$TMP/echo.log" "udp-echo: 0.0.0.0" 100 || true
+        in_b ping -c 1 -W 2 "$IPK" >/dev/null 2>&1 || true  # ARP before the clock
+        in_b taskset -c 1 sockperf ping-pong -i "$IPK" -p "$PORT" -t "$SECS" -m 64 "${opts[@]}" \
+            >"$results/kbnet-$client-$round.txt" 2>&1 || true
+        kill -INT "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
 
-    topo_bg "$TMP/ksrv.log" "${IN_A[@]}" taskset -c 0 sockperf server -i "$IPA" -p "$PORT"
-    pid=$BG_PID
-    sleep 1
-    in_b taskset -c 1 sockperf ping-pong -i "$IPA" -p "$PORT" -t "$SECS" -m 64 >"$results/kernel-$round.txt" 2>&1 || true
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+        topo_bg "$TMP/ksrv.log" "${IN_A[@]}" taskset -c 0 sockperf server -i "$IPA" -p "$PORT"
+        pid=$BG_PID
+        sleep 1
+        in_b taskset -c 1 sockperf ping-pong -i "$IPA" -p "$PORT" -t "$SECS" -m 64 "${opts[@]}" \
+            >"$results/kernel-$client-$round.txt" 2>&1 || true
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
 done
 echo "bench: kbnet udp-ping <-> kbnet udp-echo over memif, ${SECS}s..." >&2
 memif_run

@@ -2,8 +2,9 @@
 # make demo: the main job. In private network namespaces, the kernel's
 # sockperf client measures UDP ping-pong against kbnet udp-echo (kbnet's
 # stack on AF_XDP, its own address) and against the kernel's own sockperf
-# server, over the same veth pair, and the two latency distributions are
-# printed side by side; then kbnet to kbnet over memif shared memory.
+# server, over the same veth pair, and the latency distributions are
+# printed side by side (for sockperf's default client and for one that
+# polls); then kbnet to kbnet over memif shared memory.
 # Without root (namespaces, AF_XDP) it says so and runs what needs none: the
 # memif part and l2echo over an in-process pair port.
 set -euo pipefail

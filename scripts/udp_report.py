@@ -17,22 +17,28 @@ print(f"  {'server':<44}{'p50':>8}{'p99':>8}{'p99.9':>9}{'max':>10}{'avg':>8}")
 if "skipped_afxdp" in d:
     print(f"  sockperf against kbnet and the kernel: skipped ({d['skipped_afxdp']})")
 else:
-    k, n = d.get("kbnet", {}), d.get("kernel", {})
-    print("  the same kernel sockperf client (CPU 1) over one veth pair; server on CPU 0:")
-    print(row("kbnet udp-echo on AF_XDP (copy mode)", k))
-    print(row("kernel sockperf server", n))
-    for name, r in (("kbnet", k), ("kernel", n)):
-        if "sent" in r:
-            print(f"    {name}: {r['sent']} requests, {r['received']} answers, "
-                  f"{'no loss' if r.get('no_loss') else 'LOSS reported by sockperf'}")
-    print(f"    rounds (p50): kbnet {d.get('kbnet_rounds_p50')}, kernel {d.get('kernel_rounds_p50')} (best kept)")
-    for key, goal in (("p50", 0.6), ("p999", 0.5)):
-        if key in k and key in n and n[key] > 0:
-            ratio = k[key] / n[key]
-            verdict = "PASS" if ratio <= goal else "MISS"
-            print(f"  kbnet / kernel {key}: {ratio:.2f}x   target <= {goal}x   {verdict}")
-        else:
-            print(f"  kbnet / kernel {key}: no result   MISS")
+    clients = {
+        "sleeping": "sockperf's default client, sleeping in epoll_wait",
+        "polling": "the client spinning in epoll_wait (--nonblocked --timeout 0)",
+    }
+    for client, c in d.get("clients", {}).items():
+        k, n = c.get("kbnet", {}), c.get("kernel", {})
+        print(f"  the same kernel sockperf client (CPU 1) over one veth pair, server on CPU 0;")
+        print(f"  {clients.get(client, client)}:")
+        print(row("kbnet udp-echo on AF_XDP (copy mode)", k))
+        print(row("kernel sockperf server", n))
+        for name, r in (("kbnet", k), ("kernel", n)):
+            if "sent" in r:
+                print(f"    {name}: {r['sent']} requests, {r['received']} answers, "
+                      f"{'no loss' if r.get('no_loss') else 'LOSS reported by sockperf'}")
+        print(f"    rounds (p50): kbnet {c.get('kbnet_rounds_p50')}, kernel {c.get('kernel_rounds_p50')} (best kept)")
+        for key, goal in (("p50", 0.6), ("p999", 0.5)):
+            if key in k and key in n and n[key] > 0:
+                ratio = k[key] / n[key]
+                verdict = "PASS" if ratio <= goal else "MISS"
+                print(f"  {client} client, kbnet / kernel {key}: {ratio:.2f}x   target <= {goal}x   {verdict}")
+            else:
+                print(f"  {client} client, kbnet / kernel {key}: no result   MISS")
 m = d.get("memif", {})
 print("  kbnet udp-ping (CPU 1) <-> kbnet udp-echo (CPU 0) over memif, both on kbnet's stack:")
 if m:
