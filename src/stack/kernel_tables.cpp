@@ -1,12 +1,15 @@
 // Netlink mirror of the kernel's IPv4 tables: see kernel_tables.hpp.
 //
-// Messages are read with memcpy into the uapi structs at checked offsets
-// instead of through the NLMSG_*/RTA_* macros: the macros cast pointers
-// (our warnings refuse old-style casts) and assume the buffer holds what
-// the header claims. Every length below is checked before it is used.
+// This file: construction and the sockets, poll() reading notifications,
+// apply() and apply_* patching the tables with them, and the lookups.
+// Elsewhere: kernel_tables_resync.cpp re-dumps a table without blocking and
+// replays the notifications that arrived meanwhile (with why that is needed
+// and enough), and holds the constructor's blocking first dump;
+// kernel_tables_resolve.cpp asks the kernel to resolve neighbours;
+// netlink_message.hpp reads messages (and says why with memcpy, not the
+// NLMSG_*/RTA_* macros); kernel_tables_internal.hpp is what the files share.
 #include "kbnet/stack/kernel_tables.hpp"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
@@ -20,63 +23,27 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
-#include <system_error>
-#include <tuple>
 #include <utility>
 
 #include "kbnet/core/log.hpp"
+#include "stack/kernel_tables_internal.hpp"
+#include "stack/netlink_message.hpp"
 
 namespace kbnet::stack {
+
+using namespace kernel_tables_detail;
+using namespace netlink;
+
 namespace {
 
 constexpr std::size_t kBufferBytes = 64 * 1024;  // above the kernel's dump message size (32 KiB on 4K pages)
-constexpr std::size_t kAlign = 4;                // NLMSG_ALIGNTO == RTA_ALIGNTO
-constexpr int kDiscardPort = 9;                  // RFC 863
-constexpr std::uint64_t kLogIntervalNs = 10'000'000'000;
-// Notifications kept while a table is dumped (see keep_for_replay): about
-// 700 neighbour or route messages, far more than arrive during the few
-// milliseconds a dump takes unless the table is churning, in which case the
-// dump is simply sent again.
+// Notifications kept while a table is dumped (see keep_for_replay, in
+// kernel_tables_resync.cpp): about 700 neighbour or route messages, far more
+// than arrive during the few milliseconds a dump takes unless the table is
+// churning, in which case the dump is simply sent again.
 constexpr std::size_t kReplayBytes = 64 * 1024;
-// Polls in a row without a reply before a dump in flight is given up (about
-// a second at the stack's once-a-millisecond pace, as long as the
-// constructor waits), and polls to wait before retrying after a failure.
-constexpr std::uint32_t kDumpStallPolls = 1000;
-constexpr std::uint32_t kRetryPolls = 100;
-constexpr int kSetupDumpAttempts = 5;  // constructor: dumps flagged NLM_F_DUMP_INTR in a row before giving up
-
-constexpr std::size_t align4(std::size_t n) noexcept { return (n + kAlign - 1) & ~(kAlign - 1); }
-constexpr std::size_t kHeaderBytes = align4(sizeof(nlmsghdr));
-
-template <typename T>
-T load(const std::uint8_t* p) noexcept {
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-// Calls f(type, data, length) for each attribute in [p, p + n), stopping at
-// the first malformed one (the kernel never sends those; a short read would).
-template <typename F>
-void for_each_attribute(const std::uint8_t* p, std::size_t n, F&& f) noexcept {
-    std::size_t offset = 0;
-    while (offset + sizeof(rtattr) <= n) {
-        const auto a = load<rtattr>(p + offset);
-        if (a.rta_len < sizeof(rtattr) || offset + a.rta_len > n) return;
-        const std::size_t header = align4(sizeof(rtattr));
-        f(static_cast<std::uint16_t>(a.rta_type & NLA_TYPE_MASK), p + offset + header,
-          a.rta_len >= header ? a.rta_len - header : 0);
-        offset += align4(a.rta_len);
-    }
-}
-
-std::uint32_t load_ipv4(const std::uint8_t* p, std::size_t n) noexcept {
-    if (n < 4) return 0;
-    return ntohl(load<std::uint32_t>(p));
-}
 
 std::uint32_t prefix_mask(std::uint8_t len) noexcept {
     return len == 0 ? 0 : (len >= 32 ? 0xffffffffu : ~((1u << (32 - len)) - 1u));
@@ -96,83 +63,10 @@ KernelNeighbourState from_nud(std::uint16_t nud) noexcept {
     return KernelNeighbourState::none;
 }
 
-// Every field of a route, for ordering and equality.
-auto route_fields(const KernelTables::RouteEntry& r) noexcept {
-    return std::tie(r.destination, r.mask, r.priority, r.gateway, r.source, r.oif, r.prefix_len, r.tos, r.type, r.dead);
-}
-
-bool route_before(const KernelTables::RouteEntry& a, const KernelTables::RouteEntry& b) noexcept {
-    if (a.prefix_len != b.prefix_len) return a.prefix_len > b.prefix_len;
-    if (a.priority != b.priority) return a.priority < b.priority;
-    // Lookups need only the two keys above: of routes with equal prefix
-    // length and metric at most one destination matches an address. But
-    // the order must be total, or the sorted dump and the table built by
-    // notifications (inserted at upper_bound) could hold equal routes in
-    // different orders, and same_routes would report a change that is not
-    // one. Among the kernel's alternatives for one prefix (`ip route
-    // append`: same prefix, TOS and metric) the one chosen is then a fixed
-    // one (the lowest gateway), not the kernel's first.
-    return route_fields(a) < route_fields(b);
-}
-
-bool same_route_fields(const KernelTables::RouteEntry& a, const KernelTables::RouteEntry& b) noexcept {
-    return route_fields(a) == route_fields(b);
-}
-
 bool same_route(const KernelTables::RouteEntry& a, const KernelTables::RouteEntry& b) noexcept {
     // The kernel's own identity of an IPv4 route in one table (fib_table_delete):
     // prefix, length, TOS and metric.
     return a.destination == b.destination && a.prefix_len == b.prefix_len && a.tos == b.tos && a.priority == b.priority;
-}
-
-// Contents equal, order included (what a reader can observe).
-bool same_addresses(const std::vector<InterfaceAddress>& a, const std::vector<InterfaceAddress>& b) noexcept {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const InterfaceAddress& x, const InterfaceAddress& y) {
-        return x.address == y.address && x.prefix_len == y.prefix_len && x.secondary == y.secondary;
-    });
-}
-
-bool same_routes(const std::vector<KernelTables::RouteEntry>& a,
-                 const std::vector<KernelTables::RouteEntry>& b) noexcept {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), same_route_fields);
-}
-
-bool same_neighbours(const std::vector<KernelTables::NeighbourEntry>& a,
-                     const std::vector<KernelTables::NeighbourEntry>& b) noexcept {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                      [](const KernelTables::NeighbourEntry& x, const KernelTables::NeighbourEntry& y) {
-                          return x.address == y.address && x.value.mac == y.value.mac && x.value.state == y.value.state;
-                      });
-}
-
-// Primaries first, each group in the kernel's order: a stable partition by
-// rotation, because std::stable_partition may allocate a buffer and poll()
-// must not allocate. Quadratic moves at worst, over at most max_addresses
-// entries (64 by default).
-void primaries_first(std::vector<InterfaceAddress>& table) noexcept {
-    auto boundary = table.begin();  // end of the primaries moved so far
-    for (auto it = table.begin(); it != table.end(); ++it) {
-        if (it->secondary) continue;
-        std::rotate(boundary, it, it + 1);  // *it to boundary, the secondaries between one place on
-        ++boundary;
-    }
-}
-
-// Dump replies in dump order, possibly with repeats: sorted by address, and
-// of a repeated address the entry dumped last kept. Sorting on (address,
-// later first) needs no buffer, unlike std::stable_sort.
-void sort_dumped_neighbours(std::vector<KernelTables::NeighbourEntry>& table) noexcept {
-    using Entry = KernelTables::NeighbourEntry;
-    std::sort(table.begin(), table.end(), [](const Entry& a, const Entry& b) {
-        return a.address != b.address ? a.address < b.address : a.dump_order > b.dump_order;
-    });
-    table.erase(
-        std::unique(table.begin(), table.end(), [](const Entry& a, const Entry& b) { return a.address == b.address; }),
-        table.end());
-}
-
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::runtime_error(what + ": " + std::system_category().message(errno));
 }
 
 // A bound NETLINK_ROUTE socket, or -1 with errno set.
@@ -202,9 +96,11 @@ int open_netlink(int receive_buffer) {
     return fd;
 }
 
+}  // namespace
+
 // The dump socket: the constructor waits on it (the only blocking reads);
 // poll() reads it with MSG_DONTWAIT, which overrides the timeout.
-int open_dump_socket() noexcept {
+int kernel_tables_detail::open_dump_socket() noexcept {
     const int fd = try_open_netlink(0);
     if (fd < 0) return -1;
     // A dump always completes, but a bound wait keeps a kernel bug or a
@@ -213,8 +109,6 @@ int open_dump_socket() noexcept {
     (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     return fd;
 }
-
-}  // namespace
 
 const char* kernel_neighbour_state_name(KernelNeighbourState state) noexcept {
     switch (state) {
@@ -243,16 +137,6 @@ bool KernelNeighbour::resolved() const noexcept {
 bool InterfaceAddress::contains(wire::Ipv4Address a) const noexcept {
     const std::uint32_t mask = prefix_mask(prefix_len);
     return (a.value & mask) == (address.value & mask);
-}
-
-const char* KernelTables::table_name(std::uint8_t table) noexcept {
-    switch (table) {
-        case kSyncLink: return "link";
-        case kSyncAddresses: return "address";
-        case kSyncRoutes: return "route";
-        case kSyncNeighbours: return "neighbour";
-        default: return "?";
-    }
 }
 
 std::uint8_t KernelTables::sync_bit_of(std::uint16_t message_type) noexcept {
@@ -404,30 +288,6 @@ void KernelTables::close_sockets() noexcept {
     }
 }
 
-void KernelTables::dump_all() {
-    // Setup may wait: the dump socket's SO_RCVTIMEO bounds each wait to a
-    // second. The order matters little here (no notification is read until
-    // the first poll); it is the order poll() uses.
-    for (const std::uint8_t table : {kSyncLink, kSyncAddresses, kSyncRoutes, kSyncNeighbours}) {
-        for (int attempt = 1;; ++attempt) {
-            if (!start_dump(table))
-                throw_errno(std::string("kernel tables: cannot send the ") + table_name(table) + " dump request");
-            std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
-            DumpStep step = DumpStep::in_flight;
-            while (step == DumpStep::in_flight) step = read_dump(unlimited, true);
-            if (step == DumpStep::failed)
-                throw_errno(std::string("kernel tables: the kernel's ") + table_name(table) +
-                            " dump failed (EAGAIN here: no reply within a second)");
-            if ((pending_sync_ & table) == 0) break;  // replaced
-            // NLM_F_DUMP_INTR: the kernel's table kept changing under the dump.
-            if (attempt == kSetupDumpAttempts)
-                throw std::runtime_error(std::string("kernel tables: the kernel's ") + table_name(table) +
-                                         " table changed during each of " + std::to_string(kSetupDumpAttempts) +
-                                         " dumps; try again when it is quieter");
-        }
-    }
-}
-
 std::size_t KernelTables::poll() noexcept {
     std::size_t applied = 0;
     if (notify_fd_ < 0) return 0;
@@ -474,358 +334,6 @@ std::size_t KernelTables::poll() noexcept {
     counters_.notifications += applied;
     advance_resync();
     return applied;
-}
-
-// Why a dump in flight needs the notifications replayed, and why that is
-// enough. The facts relied on: the kernel sends a change's notification
-// after making the change; a netlink socket has one FIFO receive queue, so
-// notifications are read in the order sent; when that queue overflows,
-// messages are dropped and recvmsg reports ENOBUFS, after which the
-// application must resynchronize (netlink(7)); a multipart dump is built
-// part by part, each when the previous one is read (net/netlink/af_netlink.c,
-// netlink_recvmsg -> netlink_dump), so it is not a snapshot.
-//  - Needed: the staged copy holds each entry as it was when its part was
-//    built. A change made after that (an entry already dumped is deleted)
-//    reached the live table as a notification but not the copy, and no later
-//    message says it again: swapping in the copy alone would lose it.
-//  - Enough: every change after the dump request has a notification, in
-//    order, on the notification socket. poll() applies it to the live table
-//    and, while the dump of its table is in flight, keeps it in replay_
-//    (if the mirror acts on it at all); finish_dump() applies the kept ones,
-//    in order, to the new table; the ones read after the dump ended are
-//    applied to the new table directly. A kept notification older than the
-//    dump's view of an entry re-states an older value for a moment, but the
-//    newer change the dump saw has its own notification later in the same
-//    stream: the table ends at the newest. A dump during which some of
-//    these did not fit in replay_, were lost (ENOBUFS) or cut (MSG_TRUNC)
-//    is thrown away and sent again.
-//  - Entries the dump missed or repeated without changing have no
-//    notification. Each part resumes the kernel's walk from a position
-//    saved in the previous one, so a table reshaped between parts shifts
-//    the walk: an entry before the position removed skips an unchanged
-//    one, an entry inserted repeats one. Link and address dumps record a
-//    generation (dev_base_seq; inet_base_seq) and flag the parts built after
-//    it moved with NLM_F_DUMP_INTR (nl_dump_check_consistent,
-//    include/uapi/linux/netlink.h): such a dump is sent again. Neighbour and
-//    IPv4 route dumps never set that flag: neigh_dump_table resumes at a
-//    (hash bucket, index in bucket) pair, and a hash table grow reshuffles
-//    everything; fib_table_dump resumes at a trie key, then by index among
-//    that key's routes (fn_trie_dump_leaf), with no generation check in
-//    inet_dump_fib. Spread over polls a millisecond apart, such a dump could
-//    drop a live neighbour or route from the swapped-in table. So these two
-//    are read whole within one poll (read_whole): the window shrinks to the
-//    microseconds between two reads of one poll, in which a change on
-//    another CPU can still shift the walk. A repeated entry is merged (the
-//    one dumped last kept); a skipped one stays missing until a
-//    notification names it or the next resync.
-void KernelTables::keep_for_replay(const std::uint8_t* message, std::size_t length) noexcept {
-    const std::size_t room = align4(length);
-    if (replay_bytes_ + room > replay_.size()) {
-        replay_incomplete_ = true;
-        return;
-    }
-    std::memcpy(replay_.data() + replay_bytes_, message, length);
-    replay_bytes_ += room;
-}
-
-void KernelTables::notifications_lost() noexcept {
-    pending_sync_ = kSyncAll;
-    // The dump in flight may miss one of the lost changes, which no replay
-    // can restore: it must not be swapped in as consistent. finish_dump
-    // throws it away and the bit just set dumps its table again.
-    if (dump_table_ != 0) replay_incomplete_ = true;
-}
-
-bool KernelTables::read_whole(std::uint8_t table) noexcept {
-    // Neither dump flags an inconsistent walk (see keep_for_replay). Reading
-    // one whole never waits: the kernel builds the first part inside send()
-    // and each next one inside the recvmsg that takes the previous one off
-    // the queue (netlink_recvmsg calls netlink_dump after skb_free_datagram
-    // while the dump runs and the queue is under half of SO_RCVBUF, which a
-    // dump socket holding one part at a time always is), so every
-    // MSG_DONTWAIT read finds a part, or the error that stopped the dump,
-    // until NLMSG_DONE. The cost is the whole table's parts in one poll:
-    // about ten 32 KiB reads for 4096 neighbours.
-    return table == kSyncRoutes || table == kSyncNeighbours;
-}
-
-void KernelTables::advance_resync() noexcept {
-    if (retry_polls_ > 0) {
-        --retry_polls_;
-        return;
-    }
-    // A budget of reads per poll bounds the time spent here: a big link or
-    // address table takes several polls, and the next table's request waits
-    // for a poll with reads left (the kernel builds the first part inside
-    // send()). A route or neighbour dump is read whole and uses up the poll.
-    std::uint32_t reads = config_.dump_reads_per_poll;
-    while (reads > 0) {
-        if (dump_table_ == 0) {
-            // Link first (its flags decide which tables need re-reading),
-            // then addresses (a change re-reads the routes), routes,
-            // neighbours.
-            std::uint8_t next = 0;
-            for (const std::uint8_t table : {kSyncLink, kSyncAddresses, kSyncRoutes, kSyncNeighbours}) {
-                if ((pending_sync_ & table) != 0) {
-                    next = table;
-                    break;
-                }
-            }
-            if (next == 0) return;
-            if (!start_dump(next)) {
-                (void)dump_failed(next);
-                log_dump_failure(next);
-                return;
-            }
-        }
-        const std::uint8_t table = dump_table_;
-        DumpStep step = DumpStep::in_flight;
-        if (read_whole(table)) {
-            // Until NLMSG_DONE or an error. Should a read still find nothing
-            // (not expected, see read_whole), the dump goes on next poll.
-            std::uint32_t unlimited = std::numeric_limits<std::uint32_t>::max();
-            step = read_dump(unlimited, false);
-            reads = 0;
-        } else {
-            step = read_dump(reads, false);
-        }
-        if (step == DumpStep::failed) log_dump_failure(table);
-        if (step != DumpStep::done) return;
-    }
-}
-
-void KernelTables::log_dump_failure(std::uint8_t table) noexcept {
-    KBNET_LOG_RATELIMITED(LogLevel::warn, kLogIntervalNs,
-                          "kernel tables: the {} dump failed ({}); the mirror keeps following notifications "
-                          "and the dump is retried",
-                          table_name(table), std::system_category().message(errno));
-}
-
-bool KernelTables::start_dump(std::uint8_t table) noexcept {
-    // The dump request: a header and the family-specific message with only
-    // the family set (the kernel dumps every entry; we filter).
-    struct {
-        nlmsghdr header;
-        union {
-            ifaddrmsg addr;
-            ifinfomsg link;
-            rtmsg route;
-            ndmsg neigh;
-        } body;
-    } request{};
-    std::uint32_t body_len = 0;
-    std::uint16_t type = 0;
-    switch (table) {
-        case kSyncAddresses:
-            type = RTM_GETADDR;
-            request.body.addr.ifa_family = AF_INET;
-            body_len = sizeof(ifaddrmsg);
-            break;
-        case kSyncLink:
-            type = RTM_GETLINK;
-            request.body.link.ifi_family = AF_UNSPEC;
-            body_len = sizeof(ifinfomsg);
-            break;
-        case kSyncRoutes:
-            type = RTM_GETROUTE;
-            request.body.route.rtm_family = AF_INET;
-            body_len = sizeof(rtmsg);
-            break;
-        default:
-            type = RTM_GETNEIGH;
-            request.body.neigh.ndm_family = AF_INET;
-            body_len = sizeof(ndmsg);
-            break;
-    }
-    if (dump_fd_ < 0) dump_fd_ = open_dump_socket();  // dump_failed could not reopen it: try again
-    if (dump_fd_ < 0) return false;
-    const std::uint32_t seq = ++sequence_;
-    request.header.nlmsg_len = static_cast<std::uint32_t>(kHeaderBytes) + body_len;
-    request.header.nlmsg_type = type;
-    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    request.header.nlmsg_seq = seq;
-    // The kernel takes a request inside send() (rtnetlink_rcv runs in the
-    // sender's context): nothing to wait for; MSG_DONTWAIT only makes sure.
-    if (::send(dump_fd_, &request, request.header.nlmsg_len, MSG_DONTWAIT) < 0) return false;
-
-    // From here the table's bit means "dump again after this one": a change
-    // that asks for a re-read while this dump is in flight may not be in it.
-    pending_sync_ &= static_cast<std::uint8_t>(~table);
-    dump_table_ = table;
-    dump_sequence_ = seq;
-    dump_interrupted_ = false;
-    replay_incomplete_ = false;
-    replay_bytes_ = 0;
-    dump_idle_polls_ = 0;
-    // The copy is built from empty; capacity was reserved, nothing allocates.
-    switch (table) {
-        case kSyncLink: staged_link_flags_ = link_flags_; break;
-        case kSyncAddresses: staged_addresses_.clear(); break;
-        case kSyncRoutes: staged_routes_.clear(); break;
-        default: staged_neighbours_.clear(); break;
-    }
-    return true;
-}
-
-KernelTables::DumpStep KernelTables::read_dump(std::uint32_t& reads, bool blocking) noexcept {
-    while (reads > 0) {
-        // MSG_TRUNC: the real length comes back, so a cut reply is seen.
-        const int flags = MSG_TRUNC | (blocking ? 0 : MSG_DONTWAIT);
-        const ssize_t n = ::recv(dump_fd_, buffer_.data(), buffer_.size(), flags);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && !blocking && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                // Nothing yet. The kernel builds each part while we read the
-                // previous one, so this should not last; a dump that stays
-                // silent for kDumpStallPolls polls (about a second at the
-                // stack's pace) is given up and retried on a fresh socket.
-                if (++dump_idle_polls_ < kDumpStallPolls) return DumpStep::in_flight;
-                errno = ETIMEDOUT;
-                return dump_failed(dump_table_);
-            }
-            // A socket error (the kernel stopped the dump: ENOBUFS, ...), or
-            // the setup's one-second wait ran out (EAGAIN).
-            if (n == 0) errno = EIO;
-            return dump_failed(dump_table_);
-        }
-        if (static_cast<std::size_t>(n) > buffer_.size()) {
-            // Longer than the buffer (the kernel sizes dump parts to at most
-            // 32 KiB, half of it): the entries in the lost tail would be
-            // missing from the copy.
-            errno = EMSGSIZE;
-            return dump_failed(dump_table_);
-        }
-        --reads;
-        dump_idle_polls_ = 0;
-        std::size_t offset = 0;
-        const auto length = static_cast<std::size_t>(n);
-        while (offset + sizeof(nlmsghdr) <= length) {
-            const auto h = load<nlmsghdr>(buffer_.data() + offset);
-            if (h.nlmsg_len < sizeof(nlmsghdr) || offset + h.nlmsg_len > length) break;
-            const std::uint8_t* message = buffer_.data() + offset;
-            offset += align4(h.nlmsg_len);
-            if (h.nlmsg_seq != dump_sequence_) continue;  // left over from an earlier request
-            // NLM_F_DUMP_INTR: the table changed during a multi-part dump,
-            // so the parts may be inconsistent; dump again.
-            if (h.nlmsg_flags & NLM_F_DUMP_INTR) dump_interrupted_ = true;
-            if (h.nlmsg_type == NLMSG_DONE) {
-                // Its payload, when present, is the dump's own result: a
-                // negative errno if the kernel's dump callback failed
-                // (netlink_dump_done in net/netlink/af_netlink.c).
-                if (h.nlmsg_len >= kHeaderBytes + sizeof(int)) {
-                    const int result = load<int>(message + kHeaderBytes);
-                    if (result < 0) {
-                        errno = -result;
-                        return dump_failed(dump_table_);
-                    }
-                }
-                return finish_dump();
-            }
-            if (h.nlmsg_type == NLMSG_ERROR) {
-                // The request was refused (or the dump failed): it ends here.
-                if (h.nlmsg_len >= kHeaderBytes + sizeof(nlmsgerr)) {
-                    const auto e = load<nlmsgerr>(message + kHeaderBytes);
-                    if (e.error == 0) continue;  // an acknowledgement (not asked for)
-                    errno = -e.error;
-                } else {
-                    errno = EPROTO;
-                }
-                return dump_failed(dump_table_);
-            }
-            dumping_ = true;
-            (void)apply(message, h.nlmsg_len);
-            dumping_ = false;
-        }
-    }
-    return DumpStep::in_flight;
-}
-
-KernelTables::DumpStep KernelTables::finish_dump() noexcept {
-    const std::uint8_t table = dump_table_;
-    dump_table_ = 0;
-    if (dump_interrupted_ || replay_incomplete_) {
-        // Not a consistent picture (see keep_for_replay): the live table
-        // stays as notifications left it, and the table is dumped again.
-        ++counters_.dumps_restarted;
-        pending_sync_ |= table;
-        return DumpStep::done;
-    }
-    // Sort the copy (replies arrive in the kernel's walk order), then swap:
-    // the live table is replaced in one step between two lookups, so a
-    // reader never sees a half-built one. After the swap the staged vectors
-    // hold the previous table, kept for the comparison below. Nothing here
-    // allocates: sort, rotate, unique and erase work in place.
-    switch (table) {
-        case kSyncLink: std::swap(link_flags_, staged_link_flags_); break;
-        case kSyncAddresses:
-            primaries_first(staged_addresses_);
-            addresses_.swap(staged_addresses_);
-            break;
-        case kSyncRoutes:
-            std::sort(staged_routes_.begin(), staged_routes_.end(), route_before);
-            // A route the walk met twice (see keep_for_replay) is one route:
-            // a copy left in would survive the RTM_DELROUTE that removes the
-            // other. Only identical entries merge: routes sharing the kernel's
-            // identity but not their next hop (`ip route append`) are distinct,
-            // and the kernel refuses an exact duplicate (EEXIST).
-            staged_routes_.erase(std::unique(staged_routes_.begin(), staged_routes_.end(), same_route_fields),
-                                 staged_routes_.end());
-            routes_.swap(staged_routes_);
-            break;
-        default:
-            sort_dumped_neighbours(staged_neighbours_);
-            neighbours_.swap(staged_neighbours_);
-            break;
-    }
-    // The replay's side effects already happened when these notifications
-    // were first applied (a re-read queued, the generation bumped): only
-    // their effect on the table is wanted now.
-    const std::uint8_t pending = pending_sync_;
-    const std::uint64_t generation = generation_;
-    std::size_t offset = 0;
-    while (offset + sizeof(nlmsghdr) <= replay_bytes_) {
-        const auto h = load<nlmsghdr>(replay_.data() + offset);
-        (void)apply(replay_.data() + offset, h.nlmsg_len);
-        ++counters_.replayed;
-        offset += align4(h.nlmsg_len);
-    }
-    replay_bytes_ = 0;
-    pending_sync_ = pending;
-    generation_ = generation;
-    ++counters_.resyncs;
-    // Cached next hops stay valid if the dump found nothing the
-    // notifications had not already said (the usual case): the generation
-    // moves only when the replaced table differs from what readers saw.
-    bool same = true;
-    switch (table) {
-        case kSyncLink: break;  // the flags only decide re-reads; no lookup uses them
-        case kSyncAddresses: same = same_addresses(addresses_, staged_addresses_); break;
-        case kSyncRoutes: same = same_routes(routes_, staged_routes_); break;
-        default: same = same_neighbours(neighbours_, staged_neighbours_); break;
-    }
-    if (!same) ++generation_;
-    return DumpStep::done;
-}
-
-KernelTables::DumpStep KernelTables::dump_failed(std::uint8_t table) noexcept {
-    const int error = errno;
-    ++counters_.errors;
-    pending_sync_ |= table;
-    dump_table_ = 0;
-    replay_bytes_ = 0;
-    retry_polls_ = kRetryPolls;
-    // Always a fresh socket, whatever failed: a dump the kernel stopped on
-    // an error (netlink_dump failing inside recvmsg, a cut reply, our own
-    // timeout) can leave the socket's dump marked running (cb_running), and
-    // every later request on it would be refused with EBUSY
-    // (__netlink_dump_start); replies still queued would be read as the next
-    // dump's. The kernel's dump state goes with the closed socket.
-    if (dump_fd_ >= 0) {
-        ::close(dump_fd_);
-        dump_fd_ = open_dump_socket();  // -1: start_dump tries again
-    }
-    errno = error;  // for the caller's message
-    return DumpStep::failed;
 }
 
 bool KernelTables::apply(const std::uint8_t* message, std::size_t length) noexcept {
@@ -1088,135 +596,6 @@ std::optional<InterfaceAddress> KernelTables::interface_address() const noexcept
 bool KernelTables::is_local_address(wire::Ipv4Address address) const noexcept {
     return std::any_of(addresses_.begin(), addresses_.end(),
                        [&](const InterfaceAddress& a) { return a.address == address; });
-}
-
-Status KernelTables::request_resolution(wire::Ipv4Address address, std::uint64_t now_ns) noexcept {
-    // 4-way set-associative memory of recent requests: an address finds its
-    // own slot or takes the set's oldest, so a busy set forgets the address
-    // asked about longest ago (which may then be asked about once early).
-    const std::size_t sets = resolutions_.size() / 4;
-    const std::uint32_t hash = address.value * 0x9e3779b1u;  // Fibonacci hashing spreads subnets
-    ResolutionSlot* set = resolutions_.data() + (hash >> 16) % sets * 4;
-    ResolutionSlot* slot = nullptr;
-    ResolutionSlot* oldest = set;
-    for (std::size_t i = 0; i < 4; ++i) {
-        if (set[i].used && set[i].address == address.value) {
-            slot = &set[i];
-            break;
-        }
-        if (!set[i].used || (oldest->used && set[i].last_ns < oldest->last_ns)) oldest = &set[i];
-    }
-    if (slot != nullptr && now_ns >= slot->last_ns && now_ns - slot->last_ns < config_.resolution_interval_ns) {
-        ++counters_.resolutions_suppressed;
-        return Error{Errc::would_block, "resolution of this neighbour was requested less than a second ago"};
-    }
-    if (slot == nullptr) slot = oldest;
-    *slot = ResolutionSlot{address.value, now_ns, true};
-
-    Status status = method_ == ResolutionMethod::netlink_use ? resolve_netlink(address) : resolve_udp(address);
-    if (!status && method_ == ResolutionMethod::netlink_use &&
-        config_.resolution_method == ResolutionMethod::automatic && (errno == EPERM || errno == EOPNOTSUPP)) {
-        KBNET_LOG_INFO(
-            "kernel tables: the kernel refused RTM_NEWNEIGH/NTF_USE ({}); resolving neighbours with "
-            "UDP datagrams to the discard port from now on (grant CAP_NET_ADMIN to avoid them)",
-            std::system_category().message(errno));
-        method_ = ResolutionMethod::udp_discard;
-        status = resolve_udp(address);
-    }
-    if (status)
-        ++counters_.resolutions_sent;
-    else
-        ++counters_.resolution_errors;
-    return status;
-}
-
-Status KernelTables::resolve_netlink(wire::Ipv4Address address) noexcept {
-    // RTM_NEWNEIGH with NTF_USE (net/core/neighbour.c, neigh_add): the kernel
-    // creates the entry if needed (NLM_F_CREATE) and calls neigh_event_send()
-    // on it, exactly as when one of its own packets needs the neighbour: an
-    // unknown or failed entry goes incomplete and the kernel broadcasts ARP
-    // requests; a stale one goes to delay and then a unicast probe; it also
-    // marks the entry used, so the kernel's garbage collector keeps an entry
-    // that only kbnet's traffic (which the kernel never sees) depends on.
-    struct {
-        nlmsghdr header;
-        ndmsg neigh;
-        rtattr dst_attr;
-        std::uint32_t dst;
-    } request{};
-    static_assert(sizeof(request) == kHeaderBytes + align4(sizeof(ndmsg)) + align4(sizeof(rtattr)) + 4);
-    const std::uint32_t seq = ++sequence_;
-    request.header.nlmsg_len = sizeof request;
-    request.header.nlmsg_type = RTM_NEWNEIGH;
-    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK;
-    request.header.nlmsg_seq = seq;
-    request.neigh.ndm_family = AF_INET;
-    request.neigh.ndm_ifindex = ifindex_;
-    request.neigh.ndm_state = NUD_NONE;
-    request.neigh.ndm_flags = NTF_USE;
-    request.dst_attr.rta_len = static_cast<unsigned short>(align4(sizeof(rtattr)) + 4);
-    request.dst_attr.rta_type = NDA_DST;
-    request.dst = htonl(address.value);
-    if (::send(request_fd_, &request, sizeof request, MSG_DONTWAIT) < 0)
-        return Error{Errc::io_error, "netlink RTM_NEWNEIGH (NTF_USE) could not be sent"};
-    // The kernel handles a request inside send(), so the acknowledgement is
-    // already queued: read it without blocking to learn whether it worked.
-    for (;;) {
-        const ssize_t n = ::recv(request_fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT | MSG_TRUNC);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return {};  // no acknowledgement yet: assume it was taken
-        }
-        // Longer than the buffer (MSG_TRUNC gives the real length): not one
-        // of our acknowledgements, which are a few dozen bytes; skip it.
-        if (static_cast<std::size_t>(n) > buffer_.size()) continue;
-        const auto length = static_cast<std::size_t>(n);
-        std::size_t offset = 0;
-        while (offset + sizeof(nlmsghdr) <= length) {
-            const auto h = load<nlmsghdr>(buffer_.data() + offset);
-            if (h.nlmsg_len < sizeof(nlmsghdr) || offset + h.nlmsg_len > length) break;
-            if (h.nlmsg_seq == seq && h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= kHeaderBytes + sizeof(nlmsgerr)) {
-                const auto e = load<nlmsgerr>(buffer_.data() + offset + kHeaderBytes);
-                if (e.error == 0) return {};
-                errno = -e.error;
-                return Error{Errc::io_error,
-                             "the kernel refused RTM_NEWNEIGH (NTF_USE); it needs CAP_NET_ADMIN "
-                             "(or use ResolutionMethod::udp_discard)"};
-            }
-            offset += align4(h.nlmsg_len);  // a stale acknowledgement of an earlier request
-        }
-    }
-}
-
-Status KernelTables::resolve_udp(wire::Ipv4Address address) noexcept {
-    // The kernel must resolve the next hop to send this datagram: it creates
-    // the neighbour entry and sends ARP requests, holding the datagram in
-    // the entry's queue (unres_qlen) meanwhile. IP_PKTINFO pins the
-    // interface, so the request goes out on ours even if another route
-    // would match. Port 9 is the discard service (RFC 863): a host that
-    // runs nothing there answers with an ICMP port unreachable, which is
-    // harmless.
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(kDiscardPort);
-    to.sin_addr.s_addr = htonl(address.value);
-    alignas(cmsghdr) std::array<std::uint8_t, CMSG_SPACE(sizeof(in_pktinfo))> control{};
-    msghdr msg{};
-    msg.msg_name = &to;
-    msg.msg_namelen = sizeof to;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    cmsghdr c{};
-    c.cmsg_level = IPPROTO_IP;
-    c.cmsg_type = IP_PKTINFO;
-    c.cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-    in_pktinfo info{};
-    info.ipi_ifindex = ifindex_;
-    std::memcpy(control.data(), &c, sizeof c);
-    std::memcpy(control.data() + CMSG_LEN(0), &info, sizeof info);
-    if (::sendmsg(udp_fd_, &msg, MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-        return Error{Errc::io_error, "a UDP datagram to the discard port (to make the kernel ARP) could not be sent"};
-    return {};
 }
 
 }  // namespace kbnet::stack
