@@ -16,7 +16,7 @@
 //
 // Raw NETLINK_ROUTE (rtnetlink(7)) rather than libmnl: the six message types
 // used here are a few fixed structs and attributes, parsed with bounds checks
-// in one file; this keeps the stack free of a new dependency and of a CMake
+// in src/stack/netlink_message.hpp; this keeps the stack free of a new dependency and of a CMake
 // change, and libmnl would add only its attribute-walking helpers.
 //
 // Three sockets: one subscribed to the change groups (read in poll), one for
@@ -33,11 +33,11 @@
 // the new table in a second copy reserved at construction. Link and address
 // dumps are read at most dump_reads_per_poll replies per call; route and
 // neighbour dumps are read whole in one call (the kernel does not flag an
-// inconsistent one, kernel_tables.cpp says why; reading never waits, the
+// inconsistent one, kernel_tables_resync.cpp says why; reading never waits, the
 // kernel builds each next part inside the read). Lookups keep answering from
 // the complete current table, which notifications keep patching, until the
 // dump has ended; then the copy takes its place and the notifications that
-// arrived meanwhile are applied to it once more (kernel_tables.cpp says why
+// arrived meanwhile are applied to it once more (kernel_tables_resync.cpp says why
 // that is needed and enough). resync_pending() tells whether one is queued
 // or under way.
 //
@@ -215,7 +215,7 @@ class KernelTables {
     [[nodiscard]] const KernelTablesCounters& counters() const noexcept { return counters_; }
 
     // A private type of the implementation; public only so that the source
-    // file's helpers can name it.
+    // files' helpers can name it.
     struct RouteEntry {
         std::uint32_t destination = 0;  // host order, masked
         std::uint32_t mask = 0;
