@@ -23,7 +23,7 @@ else:
     }
     for client, c in d.get("clients", {}).items():
         k, n = c.get("kbnet", {}), c.get("kernel", {})
-        print(f"  the same kernel sockperf client (CPU 1) over one veth pair, server on CPU 0;")
+        print("  the same kernel sockperf client (CPU 1) over one veth pair, server on CPU 0;")
         print(f"  {clients.get(client, client)}:")
         print(row("kbnet udp-echo on AF_XDP (copy mode)", k))
         print(row("kernel sockperf server", n))

@@ -71,7 +71,7 @@ class KernelTablesSource final : public KernelSource {
         if (memberships_.size() == memberships_.capacity()) {
             return Error{Errc::no_buffers, "the stack holds the most kernel group memberships it may"};
         }
-        // A socket a group: one socket may hold only igmp_max_memberships
+        // One socket per group: a socket may hold only igmp_max_memberships
         // (20 by default). Never bound, so the kernel delivers nothing to it.
         const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) {

@@ -263,9 +263,8 @@ void NeighbourTable::send_request(Entry& e, std::uint64_t now_ns) noexcept {
     ++e.requests;
     // retry_ns << shift, saturated: a large retry_ns with many requests
     // must not wrap to a short wait.
-    const std::uint64_t wait = shift >= 64 || config_.retry_ns > (~std::uint64_t{0} >> shift)
-                                   ? ~std::uint64_t{0}
-                                   : config_.retry_ns << shift;
+    const std::uint64_t wait =
+        shift >= 64 || config_.retry_ns > (~std::uint64_t{0} >> shift) ? ~std::uint64_t{0} : config_.retry_ns << shift;
     wheel_.schedule(e.timer, add_saturating(now_ns, wait));
     // Unicast to the address being re-checked (RFC 1122 2.3.2.1 "unicast
     // poll"): it does not disturb every host on the segment, and a host

@@ -162,28 +162,18 @@ Status Stack::udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint1
     return {};
 }
 
-namespace {
-
-// A socket that takes datagrams sent to group (UdpTable::accepts_group_datagram):
-// joined, and bound to the wildcard address or to the group itself.
-bool takes_group(const UdpControlBlock& b, wire::Ipv4Address group) noexcept {
-    return b.joined(group) && (b.local_address.is_unspecified() || b.local_address == group);
-}
-
-}  // namespace
-
 Status Stack::udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept {
     const UdpControlBlock& b = udp_.at(socket);
     if (!kernel_ || !b.bound) return {};
     port::Steering* steering = port_.steering();
     if (steering == nullptr) return {};
-    // A socket bound to a unicast address never takes the group's
-    // datagrams, so it neither adds the filter nor keeps it.
-    if (!b.local_address.is_unspecified() && b.local_address != group) return {};
-    // The filter is shared by the sockets on the port that take the group:
-    // added by the first, removed after the last.
+    // A socket that cannot take the group's datagrams (bound to a unicast
+    // address) neither adds the filter nor keeps it. The filter is shared by
+    // the sockets on the port that take the group: added by the first,
+    // removed after the last.
+    if (!b.takes_group(group)) return {};
     for (std::uint32_t i = udp_.first_on_port(b.local_port); i != UdpTable::kNone; i = udp_.next_on_port(i)) {
-        if (i != socket && takes_group(udp_.at(i), group)) return {};
+        if (i != socket && udp_.at(i).takes_group(group)) return {};
     }
     // UDP to (group, port) only: IGMP queries to the group stay with the
     // kernel, which holds the membership (on_first_join).
@@ -194,8 +184,8 @@ Status Stack::udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, boo
             (void)steering->remove_filter(wire::kIpProtoUdp, b.local_port, group.value);
         }
     } catch (const std::exception& e) {
-        KBNET_LOG_WARN("stack {}: cannot {} the steering of UDP {}:{}: {}", config_.name,
-                       joining ? "add" : "remove", group.to_string(), b.local_port, e.what());
+        KBNET_LOG_WARN("stack {}: cannot {} the steering of UDP {}:{}: {}", config_.name, joining ? "add" : "remove",
+                       group.to_string(), b.local_port, e.what());
         if (joining) return Error{Errc::io_error, "the port's steering refused the group's UDP filter (see the log)"};
     }
     return {};

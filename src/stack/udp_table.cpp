@@ -1,8 +1,8 @@
 #include "kbnet/stack/udp_table.hpp"
 
-#include "kbnet/wire/igmp.hpp"
-
 #include <stdexcept>
+
+#include "kbnet/wire/igmp.hpp"
 
 namespace kbnet::stack {
 

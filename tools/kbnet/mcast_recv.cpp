@@ -11,11 +11,10 @@
 // first socket joins). Without --address the stack shares the interface's
 // address (shared mode): the kernel joins the group and keeps IGMP, and
 // the XDP program hands the stack the group's UDP datagrams to the bound
-// port only. Each
-// socket keeps a count and a digest of the datagrams it got (FNV-1a 64
-// over each datagram's 4-byte big-endian length and bytes, in arrival
-// order), so a test can tell every socket saw the same bytes in the same
-// order. On SIGINT/SIGTERM or --duration the sockets close (the stack
+// port only. Each socket keeps a count and a digest of the datagrams it got
+// (FNV-1a 64 over each datagram's 4-byte big-endian length and bytes, in
+// arrival order), so a test can tell every socket saw the same bytes in the
+// same order. On SIGINT/SIGTERM or --duration the sockets close (the stack
 // reports the leave), the stack runs a little longer so the leave and its
 // repetition leave, and the summary is printed.
 //

@@ -291,8 +291,9 @@ class Stack final : private NeighbourOwner, private IgmpOwner, private Multicast
     [[nodiscard]] Status udp_bind(std::uint32_t socket, wire::Ipv4Address local, std::uint16_t port) noexcept;
     void udp_unbind_port(std::uint16_t port) noexcept;
     // Shared mode: keeps an XDP filter for UDP to group on socket's bound
-    // port while any socket on that port has joined the group; call after
-    // a join (joining) or before a leave (!joining). A no-op elsewhere.
+    // port while any socket on that port takes the group
+    // (UdpControlBlock::takes_group); call with the socket joined: after
+    // its join (joining) or before its leave (!joining). A no-op elsewhere.
     // Fails (io_error, logged) only when the port refuses a filter it adds.
     [[nodiscard]] Status udp_steer_group(std::uint32_t socket, wire::Ipv4Address group, bool joining) noexcept;
     // Dedicated mode: every packet to address to this stack (or not). Fails

@@ -76,6 +76,12 @@ struct UdpControlBlock {
         }
         return false;
     }
+    // Joined group and bound where its datagrams can reach it: to the
+    // wildcard address or to the group (a socket bound to a unicast address
+    // takes no multicast).
+    [[nodiscard]] bool takes_group(wire::Ipv4Address group) const noexcept {
+        return joined(group) && (local_address.is_unspecified() || local_address == group);
+    }
 };
 
 class UdpTable {

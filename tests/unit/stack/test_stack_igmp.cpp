@@ -397,7 +397,7 @@ TEST(StackIgmp, a_send_that_fails_takes_back_its_loopback_copy) {
         held.push_back(std::move(*tx));
     }
     ASSERT_GE(held.size(), 2u);
-    held.resize(held.size() - 2);  // two frames free: the loop-back copy takes one
+    held.resize(held.size() - 2);           // two frames free: the loop-back copy takes one
     const Bytes big = payload_of(1700, 3);  // two fragments at MTU 1500
     const Status st = sender->send_to(big, kGroup, 5000);
     ASSERT_FALSE(st.ok());

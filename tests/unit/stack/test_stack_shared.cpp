@@ -433,9 +433,9 @@ TEST(StackShared, group_datagrams_reach_every_member_socket) {
     UdpSocket b = bound(h.stack(), 5000, true);
     ASSERT_TRUE(a.join_group(kGroup).ok());
     ASSERT_TRUE(b.join_group(kGroup).ok());
-    h.peer().send(ethernet(MacAddress::for_ipv4_multicast(kGroup.value), kPeerMac, wire::kEtherTypeIpv4,
-                           ipv4(ip_header(kPeerIp, kGroup, wire::kIpProtoUdp),
-                                udp(kPeerIp, kGroup, 4000, 5000, payload_of(77)))));
+    h.peer().send(ethernet(
+        MacAddress::for_ipv4_multicast(kGroup.value), kPeerMac, wire::kEtherTypeIpv4,
+        ipv4(ip_header(kPeerIp, kGroup, wire::kIpProtoUdp), udp(kPeerIp, kGroup, 4000, 5000, payload_of(77)))));
     h.poll();
     EXPECT_TRUE(a.receive());
     EXPECT_TRUE(b.receive());
